@@ -1,0 +1,33 @@
+# The two commands a new user needs (README.md): `make run` and `make test`.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: run test lint bench clean-venv
+
+$(STAMP): pyproject.toml requirements.lock
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -c requirements.lock -e ".[dev]"
+	touch $(STAMP)
+
+## run: the portal on http://localhost:8000 with a worker, beat, the Zoom sandbox and a demo tenant
+run: $(STAMP)
+	$(BIN)/python scripts/run_local.py
+
+## test: the whole suite against PostgreSQL and Redis (DATABASE_URL, REDIS_URL)
+test: $(STAMP)
+	$(BIN)/python scripts/check_services.py
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+
+## bench: every benchmark under bench/, results in bench/results/ and docs/benchmarks.md
+bench: $(STAMP)
+	$(BIN)/python scripts/check_services.py
+	$(BIN)/python -m bench
+
+clean-venv:
+	rm -rf $(VENV)

@@ -1,0 +1,42 @@
+"""Production-safe settings: the default when DJANGO_SETTINGS_MODULE is unset.
+
+Refuses to start without DJANGO_SECRET_KEY and FIELD_ENCRYPTION_KEY unless DJANGO_DEBUG=1,
+in which case development stand-ins are used and a warning is printed.
+"""
+
+import sys
+
+from django.core.exceptions import ImproperlyConfigured
+
+from .base import *  # noqa: F403
+from .base import DEBUG, FIELD_ENCRYPTION_KEY, SECRET_KEY, env
+
+# Throwaway values for DJANGO_DEBUG=1 only; never used with debug off.
+_DEBUG_SECRET_KEY = "insecure-debug-only-secret-key-do-not-use-in-production"  # noqa: S105
+_DEBUG_FIELD_KEY = "bm90LWEtcmVhbC1rZXktZGVidWctb25seS0wMDAwMDA="
+
+
+def _require(name: str, value):
+    if value:
+        return value
+    if DEBUG:
+        print(f"warning: {name} is not set; using a debug-only stand-in.", file=sys.stderr)
+        return None
+    raise ImproperlyConfigured(
+        f"{name} is required when DJANGO_DEBUG is off; see .env.example for how to make one."
+    )
+
+
+SECRET_KEY = _require("DJANGO_SECRET_KEY", SECRET_KEY) or _DEBUG_SECRET_KEY
+FIELD_ENCRYPTION_KEY = _require("FIELD_ENCRYPTION_KEY", FIELD_ENCRYPTION_KEY) or [_DEBUG_FIELD_KEY]
+
+if not DEBUG:
+    SECURE_SSL_REDIRECT = env.bool("DJANGO_SECURE_SSL_REDIRECT", default=True)
+    # /healthz and /readyz are probed over plain HTTP by load balancers inside the network.
+    SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^readyz$"]
+    SESSION_COOKIE_SECURE = True
+    CSRF_COOKIE_SECURE = True
+    SECURE_HSTS_SECONDS = env.int("DJANGO_SECURE_HSTS_SECONDS", default=60 * 60 * 24 * 30)
+    SECURE_HSTS_INCLUDE_SUBDOMAINS = True
+    SECURE_HSTS_PRELOAD = env.bool("DJANGO_SECURE_HSTS_PRELOAD", default=False)
+    SECURE_CONTENT_TYPE_NOSNIFF = True

@@ -1,0 +1,94 @@
+"""Django admin for tenants: hostnames inline, write-only secrets, the URLs to hand to Zoom.
+
+zoom_integration extends this admin (connection state, actions) by subclassing `TenantAdmin`;
+this module imports nothing from zoom_integration.
+"""
+
+from django.contrib import admin
+from django.utils.html import format_html, format_html_join
+
+from .forms import SECRET_FIELDS, TenantAdminForm, TenantDomainForm, TenantDomainInlineFormSet
+from .models import Tenant, TenantDomain
+from .selectors import secret_hint, tenant_zoom_urls
+
+
+class TenantDomainInline(admin.TabularInline):
+    model = TenantDomain
+    form = TenantDomainForm
+    formset = TenantDomainInlineFormSet
+    extra = 1
+
+
+def copyable(value: str | None):
+    """A read-only value with a copy button (works without JS: the text is selectable)."""
+    if not value:
+        return format_html('<span class="quiet">{}</span>',
+                           "Add a primary hostname below to get this value.")
+    return format_html(
+        '<code class="copy-value">{}</code> '
+        '<button type="button" class="button copy-button" data-copy="{}">Copy</button>',
+        value, value)
+
+
+class TenantAdmin(admin.ModelAdmin):
+    form = TenantAdminForm
+    inlines = [TenantDomainInline]
+    list_display = ("name", "slug", "is_active", "primary_host", "credentials_state")
+    list_filter = ("is_active", "zoom_plan")
+    search_fields = ("name", "slug", "domains__domain", "zoom_account_id")
+    prepopulated_fields = {"slug": ("name",)}
+    readonly_fields = ("zoom_account_id", "zoom_setup_values", "stored_secrets",
+                       "created_at", "updated_at")
+    fieldsets = (
+        (None, {"fields": ("name", "slug", "is_active", "zoom_plan", "sync_interval_hours",
+                           "notes")}),
+        ("Values for the customer to enter in their Zoom app",
+         {"fields": ("zoom_setup_values",)}),
+        ("The customer's Zoom app", {
+            "fields": ("client_id", "client_secret", "clear_client_secret", "secret_token",
+                       "clear_secret_token", "verification_token", "clear_verification_token",
+                       "installation_url", "stored_secrets"),
+            "description": "Secrets are write-only: type a new value to replace one.",
+        }),
+        ("Zoom account", {"fields": ("zoom_account_id", "created_at", "updated_at")}),
+    )
+
+    class Media:
+        js = ("portal/copy.js",)
+
+    @admin.display(description="Primary hostname")
+    def primary_host(self, tenant):
+        return next((d.domain for d in tenant.domains.all() if d.is_primary), "—")
+
+    @admin.display(description="Credentials")
+    def credentials_state(self, tenant):
+        missing = [label for label, value in (("Client ID", tenant.client_id),
+                                              ("Client Secret", tenant.client_secret),
+                                              ("Secret Token", tenant.secret_token
+                                               or tenant.verification_token)) if not value]
+        return "complete" if not missing else "missing " + ", ".join(missing)
+
+    @admin.display(description="Setup values")
+    def zoom_setup_values(self, tenant):
+        urls = tenant_zoom_urls(tenant=tenant) if tenant.pk else None
+        rows = [
+            ("Redirect URL for OAuth", urls.redirect_url if urls else None),
+            ("OAuth allow list", urls.allow_list_url if urls else None),
+            ("Event notification endpoint URL", urls.event_url if urls else None),
+        ]
+        return format_html('<table class="zoom-setup">{}</table>', format_html_join(
+            "", "<tr><th>{}</th><td>{}</td></tr>",
+            ((label, copyable(value)) for label, value in rows)))
+
+    @admin.display(description="Stored secrets")
+    def stored_secrets(self, tenant):
+        return format_html_join(
+            "", "<div>{}: {}</div>",
+            ((Tenant._meta.get_field(name).verbose_name, secret_hint(getattr(tenant, name)))
+             for name in SECRET_FIELDS))
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).prefetch_related("domains")
+
+
+admin.site.register(Tenant, TenantAdmin)

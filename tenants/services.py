@@ -1,0 +1,158 @@
+"""Writes about tenants: create/update from a script, and re-encryption after key rotation."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+
+from django.apps import apps
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.db import connection, models, transaction
+
+from .fields import SecretCharField, SecretTextField, reencrypt
+from .models import Tenant, TenantDomain
+from .validators import validate_installation_url
+
+SECRET_KEYS = ("client_id", "client_secret", "secret_token", "verification_token",
+               "installation_url")
+
+
+def tenant_full_clean(*, tenant: Tenant) -> None:
+    """Model validation plus the rule that spans fields: the Installation URL's client_id."""
+    tenant.full_clean()
+    try:
+        validate_installation_url(tenant.installation_url,
+                                  oauth_base_url=settings.ZOOM_OAUTH_BASE_URL,
+                                  client_id=tenant.client_id)
+    except ValidationError as exc:
+        raise ValidationError({"installation_url": exc.messages}) from exc
+
+
+@transaction.atomic
+def tenant_upsert(
+    *,
+    slug: str,
+    name: str | None = None,
+    domains: Iterable[str] = (),
+    primary_domain: str | None = None,
+    webhook_domain: str | None = None,
+    credentials: Mapping[str, str] | None = None,
+) -> tuple[Tenant, bool]:
+    """Create or update a tenant; all-or-nothing. Returns (tenant, created).
+
+    `credentials` holds any of SECRET_KEYS; absent keys keep their stored values.
+    Domains are added (never removed here); the primary and webhook flags move as asked.
+    """
+    credentials = dict(credentials or {})
+    unknown = sorted(set(credentials) - set(SECRET_KEYS))
+    if unknown:
+        raise ValidationError(f"unknown credential key(s): {', '.join(unknown)}; "
+                              f"expected some of {', '.join(SECRET_KEYS)}")
+    for key, value in credentials.items():
+        if not isinstance(value, str):
+            raise ValidationError(f"credential '{key}' must be a string")
+
+    tenant = Tenant.objects.select_for_update().filter(slug=slug).first()
+    created = tenant is None
+    if created:
+        tenant = Tenant(slug=slug, name=name or slug)
+    elif name:
+        tenant.name = name
+    for key, value in credentials.items():
+        setattr(tenant, key, value.strip())
+    tenant_full_clean(tenant=tenant)
+    tenant.save()
+
+    wanted = [d for d in [*domains, primary_domain, webhook_domain] if d]
+    for host in dict.fromkeys(h.strip().lower().rstrip(".") for h in wanted):
+        domain = TenantDomain.objects.filter(domain__iexact=host).first()
+        if domain and domain.tenant_id != tenant.pk:
+            raise ValidationError(f"hostname {host} already belongs to tenant "
+                                  f"'{domain.tenant.slug}'")
+        if domain is None:
+            domain = TenantDomain(tenant=tenant, domain=host)
+            domain.full_clean()
+            domain.save()
+    _flag_domain(tenant=tenant, host=primary_domain, flag="is_primary")
+    _flag_domain(tenant=tenant, host=webhook_domain, flag="is_webhook")
+    if primary_domain is None and not tenant.domains.filter(is_primary=True).exists():
+        first = tenant.domains.order_by("pk").first()
+        if first:
+            first.is_primary = True
+            first.save(update_fields=["is_primary"])
+    return tenant, created
+
+
+def _flag_domain(*, tenant: Tenant, host: str | None, flag: str) -> None:
+    if not host:
+        return
+    host = host.strip().lower().rstrip(".")
+    tenant.domains.exclude(domain=host).filter(**{flag: True}).update(**{flag: False})
+    tenant.domains.filter(domain=host).update(**{flag: True})
+
+
+def _encrypted_fields() -> list[tuple[type[models.Model], models.Field]]:
+    found = []
+    for model in apps.get_models():
+        for field in model._meta.concrete_fields:
+            if isinstance(field, SecretCharField | SecretTextField):
+                found.append((model, field))
+    return found
+
+
+@dataclass
+class ReencryptionCounts:
+    rows: int = 0
+    values: int = 0
+
+
+def secrets_reencrypt() -> dict[str, ReencryptionCounts]:
+    """Re-encrypt every encrypted column under the first key; idempotent.
+
+    Works on raw column values (no decryption into model instances), each model in one
+    transaction: a value no key can decrypt aborts that model's rewrite with an error naming it.
+    """
+    counts: dict[str, ReencryptionCounts] = {}
+    by_model: dict[type[models.Model], list[models.Field]] = {}
+    for model, field in _encrypted_fields():
+        by_model.setdefault(model, []).append(field)
+    for model, fields in by_model.items():
+        label = model._meta.label
+        tally = counts.setdefault(label, ReencryptionCounts())
+        table = connection.ops.quote_name(model._meta.db_table)
+        pk = connection.ops.quote_name(model._meta.pk.column)
+        columns = [connection.ops.quote_name(f.column) for f in fields]
+        with transaction.atomic():
+            with connection.cursor() as cursor:
+                cursor.execute(f"SELECT {pk}, {', '.join(columns)} FROM {table}")  # noqa: S608
+                rows = cursor.fetchall()
+            for row in rows:
+                new_values = [reencrypt(v) if v is not None else None for v in row[1:]]
+                assignments = ", ".join(f"{c} = %s" for c in columns)
+                with connection.cursor() as cursor:
+                    cursor.execute(f"UPDATE {table} SET {assignments} WHERE {pk} = %s",  # noqa: S608
+                                   [*new_values, row[0]])
+                tally.rows += 1
+                tally.values += sum(v is not None for v in new_values)
+    return counts
+
+
+def undecryptable_values() -> list[tuple[str, object, str]]:
+    """(model label, pk, field name) for every stored value no configured key decrypts."""
+    from .fields import UndecryptableValueError, decrypt
+
+    bad = []
+    for model, field in _encrypted_fields():
+        table = connection.ops.quote_name(model._meta.db_table)
+        pk = connection.ops.quote_name(model._meta.pk.column)
+        column = connection.ops.quote_name(field.column)
+        with connection.cursor() as cursor:
+            cursor.execute(f"SELECT {pk}, {column} FROM {table} WHERE {column} IS NOT NULL")  # noqa: S608
+            rows = cursor.fetchall()
+        for pk_value, value in rows:
+            try:
+                decrypt(value)
+            except UndecryptableValueError:
+                bad.append((model._meta.label, pk_value, field.name))
+    return bad

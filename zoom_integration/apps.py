@@ -1,0 +1,6 @@
+from django.apps import AppConfig
+
+
+class ZoomIntegrationConfig(AppConfig):
+    name = "zoom_integration"
+    verbose_name = "Zoom"

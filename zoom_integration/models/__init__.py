@@ -1,0 +1,12 @@
+"""Zoom-side records of each tenant, one module per concern."""
+
+from .connection import ConnectionState, ZoomConnection
+from .directory import SyncRun, ZoomGroup, ZoomGroupMembership, ZoomUser
+from .metrics import ApiUsage, MeetingKind, QosSample, ZoomMeeting, ZoomParticipant
+from .webhooks import DeliveryStatus, WebhookRejection, ZoomWebhookDelivery
+
+__all__ = [
+    "ApiUsage", "ConnectionState", "DeliveryStatus", "MeetingKind", "QosSample", "SyncRun",
+    "WebhookRejection", "ZoomConnection", "ZoomGroup", "ZoomGroupMembership", "ZoomMeeting",
+    "ZoomParticipant", "ZoomUser", "ZoomWebhookDelivery",
+]

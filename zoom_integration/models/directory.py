@@ -1,0 +1,85 @@
+"""Each tenant's copy of its Zoom user directory: users, groups, memberships, sync runs."""
+
+from django.db import models
+
+from tenants.models import Tenant
+
+
+class ZoomUser(models.Model):
+    tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="zoom_users")
+    zoom_id = models.CharField(max_length=64, help_text="Zoom's user `id`.")
+    email = models.EmailField(max_length=254, blank=True)
+    first_name = models.CharField(max_length=128, blank=True)
+    last_name = models.CharField(max_length=128, blank=True)
+    display_name = models.CharField(max_length=256, blank=True)
+    user_type = models.PositiveSmallIntegerField(null=True, blank=True,
+                                                 help_text="Zoom `type`: 1 basic, 2 licensed, …")
+    status = models.CharField(max_length=16, blank=True,
+                              help_text="Zoom `status`: active, inactive or pending.")
+    role_id = models.CharField(max_length=32, blank=True)
+    dept = models.CharField(max_length=256, blank=True)
+    timezone = models.CharField(max_length=64, blank=True)
+    zoom_created_at = models.DateTimeField(null=True, blank=True)
+    last_login_at = models.DateTimeField(null=True, blank=True)
+    synced_at = models.DateTimeField(null=True, blank=True)
+    deleted_at = models.DateTimeField(
+        null=True, blank=True,
+        help_text="Set when Zoom no longer returns the user or sent user.deleted; kept for history.")
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["tenant", "zoom_id"],
+                                               name="one_zoom_user_per_tenant")]
+        indexes = [models.Index(fields=["tenant", "email"])]
+
+    def __str__(self):
+        return self.email or self.zoom_id
+
+
+class ZoomGroup(models.Model):
+    tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="zoom_groups")
+    zoom_id = models.CharField(max_length=64)
+    name = models.CharField(max_length=256, blank=True)
+    total_members = models.PositiveIntegerField(default=0)
+    synced_at = models.DateTimeField(null=True, blank=True)
+    deleted_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["tenant", "zoom_id"],
+                                               name="one_zoom_group_per_tenant")]
+
+    def __str__(self):
+        return self.name or self.zoom_id
+
+
+class ZoomGroupMembership(models.Model):
+    group = models.ForeignKey(ZoomGroup, on_delete=models.CASCADE, related_name="memberships")
+    user = models.ForeignKey(ZoomUser, on_delete=models.CASCADE, related_name="memberships")
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["group", "user"],
+                                               name="one_membership_per_group_user")]
+
+
+class SyncRun(models.Model):
+    """One full directory sync: progress shown in admin while it runs."""
+
+    class Status(models.TextChoices):
+        RUNNING = "running", "Running"
+        SUCCEEDED = "succeeded", "Succeeded"
+        FAILED = "failed", "Failed"
+
+    tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="sync_runs")
+    kind = models.CharField(max_length=16, default="full", help_text="users, groups or full")
+    status = models.CharField(max_length=12, choices=Status.choices, default=Status.RUNNING)
+    started_at = models.DateTimeField(auto_now_add=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    items_done = models.PositiveIntegerField(default=0)
+    items_total = models.PositiveIntegerField(null=True, blank=True)
+    users_seen = models.PositiveIntegerField(default=0)
+    users_marked_deleted = models.PositiveIntegerField(default=0)
+    groups_seen = models.PositiveIntegerField(default=0)
+    api_calls = models.PositiveIntegerField(default=0)
+    error = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["-started_at"]

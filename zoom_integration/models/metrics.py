@@ -1,0 +1,140 @@
+"""Dashboard data after each meeting or webinar: participants and their per-minute QoS.
+
+QoS is stored one row per participant-minute with a column per stream metric (not one row
+per stream), so a 1,000-participant hour is 60,000 rows rather than 360,000.
+"""
+
+from django.db import models
+
+from tenants.models import Tenant
+
+
+class MeetingKind(models.TextChoices):
+    MEETING = "meeting", "Meeting"
+    WEBINAR = "webinar", "Webinar"
+
+
+class Quality(models.TextChoices):
+    GOOD = "good", "Good"
+    POOR = "poor", "Poor"
+    UNCLASSIFIED = "unclassified", "Unclassified"
+
+
+class FetchStatus(models.TextChoices):
+    SCHEDULED = "scheduled", "Scheduled"
+    WAITING = "waiting", "Waiting for Zoom's data"
+    FETCHING = "fetching", "Fetching"
+    DONE = "done", "Fetched"
+    FAILED = "failed", "Failed"
+    SKIPPED = "skipped", "Skipped"
+    PARKED = "parked", "Parked until the rate limit resets"
+
+
+class ZoomMeeting(models.Model):
+    """One meeting or webinar instance, keyed by Zoom's instance `uuid`."""
+
+    tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="meetings")
+    kind = models.CharField(max_length=8, choices=MeetingKind.choices, default=MeetingKind.MEETING)
+    uuid = models.CharField(max_length=128, help_text="Zoom's instance UUID (may contain '/').")
+    zoom_meeting_id = models.CharField(max_length=32, blank=True,
+                                       help_text="The meeting number, shared by its instances.")
+    topic = models.CharField(max_length=512, blank=True)
+    host_zoom_id = models.CharField(max_length=64, blank=True)
+    host_email = models.CharField(max_length=254, blank=True)
+    start_time = models.DateTimeField(null=True, blank=True)
+    end_time = models.DateTimeField(null=True, blank=True)
+    duration_minutes = models.PositiveIntegerField(null=True, blank=True)
+    participants_count = models.PositiveIntegerField(default=0)
+    poor_participants = models.PositiveIntegerField(default=0)
+    classified_participants = models.PositiveIntegerField(default=0)
+    worst_metric = models.CharField(max_length=200, blank=True,
+                                    help_text="The reason of the worst participant, if poor.")
+    quality = models.CharField(max_length=12, choices=Quality.choices,
+                               default=Quality.UNCLASSIFIED)
+    fetch_status = models.CharField(max_length=10, choices=FetchStatus.choices,
+                                    default=FetchStatus.SCHEDULED)
+    fetch_attempts = models.PositiveIntegerField(default=0)
+    fetched_at = models.DateTimeField(null=True, blank=True)
+    last_error = models.TextField(blank=True)
+    ended_event_at = models.DateTimeField(null=True, blank=True)
+    qos_samples = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        ordering = ["-end_time", "-pk"]
+        constraints = [models.UniqueConstraint(fields=["tenant", "uuid"],
+                                               name="one_meeting_per_uuid")]
+        indexes = [models.Index(fields=["tenant", "end_time"])]
+
+    def __str__(self):
+        return self.topic or self.uuid
+
+
+class ZoomParticipant(models.Model):
+    meeting = models.ForeignKey(ZoomMeeting, on_delete=models.CASCADE,
+                                related_name="participants")
+    position = models.PositiveIntegerField(
+        help_text="Order in Zoom's list; guests have no id, so this keys them.")
+    zoom_participant_id = models.CharField(max_length=64, blank=True,
+                                           help_text="Zoom `id`; blank for guests.")
+    user = models.ForeignKey("zoom_integration.ZoomUser", null=True, blank=True,
+                             on_delete=models.SET_NULL, related_name="participations")
+    user_name = models.CharField(max_length=256, blank=True)
+    email = models.CharField(max_length=254, blank=True)
+    device = models.CharField(max_length=128, blank=True)
+    os = models.CharField(max_length=128, blank=True)
+    client_version = models.CharField(max_length=64, blank=True)
+    network_type = models.CharField(max_length=64, blank=True)
+    connection_type = models.CharField(max_length=64, blank=True)
+    location = models.CharField(max_length=256, blank=True)
+    data_center = models.CharField(max_length=256, blank=True)
+    ip_address = models.CharField(max_length=64, blank=True)
+    join_time = models.DateTimeField(null=True, blank=True)
+    leave_time = models.DateTimeField(null=True, blank=True)
+    leave_reason = models.TextField(blank=True)
+    quality = models.CharField(max_length=12, choices=Quality.choices,
+                               default=Quality.UNCLASSIFIED)
+    quality_reason = models.TextField(blank=True,
+                                      help_text='e.g. "audio input jitter 80 ms > 30 ms"')
+    mos = models.FloatField(null=True, blank=True, help_text="E-model estimate (quality-rules.md).")
+    stream_summaries = models.JSONField(
+        default=dict, help_text="Per stream and metric: min/avg/max over the samples.")
+
+    class Meta:
+        ordering = ["position"]
+        constraints = [models.UniqueConstraint(fields=["meeting", "position"],
+                                               name="one_participant_per_position")]
+
+
+class QosSample(models.Model):
+    """One participant-minute of `user_qos`, numbers parsed from Zoom's strings."""
+
+    participant = models.ForeignKey(ZoomParticipant, on_delete=models.CASCADE,
+                                    related_name="qos_samples")
+    meeting = models.ForeignKey(ZoomMeeting, on_delete=models.CASCADE, related_name="+")
+    sampled_at = models.DateTimeField()
+    # Per stream (audio_input, audio_output, video_input, video_output, as_input, as_output):
+    # {"latency_ms", "jitter_ms", "avg_loss_pct", "max_loss_pct", "bitrate_kbps",
+    #  "frame_rate_fps", "resolution"}; numbers, None when Zoom sent "-" or nothing.
+    metrics = models.JSONField(default=dict)
+    cpu = models.JSONField(default=dict, blank=True)
+    wifi = models.JSONField(default=dict, blank=True)
+    unparsed = models.JSONField(default=dict, blank=True,
+                                help_text="Raw strings that could not be parsed, by path.")
+
+    class Meta:
+        ordering = ["sampled_at"]
+        indexes = [models.Index(fields=["participant", "sampled_at"])]
+
+
+class ApiUsage(models.Model):
+    """Zoom API calls per tenant, day (UTC) and rate-limit category, against the daily cap."""
+
+    tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="api_usage")
+    day = models.DateField()
+    category = models.CharField(max_length=24)
+    calls = models.PositiveIntegerField(default=0)
+    rate_limited = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["tenant", "day", "category"],
+                                               name="one_usage_row_per_day_category")]

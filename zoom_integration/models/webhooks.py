@@ -1,0 +1,60 @@
+"""Raw webhook deliveries, stored before they are acknowledged, and counts of rejections."""
+
+from django.db import models
+
+from tenants.models import Tenant
+
+
+class DeliveryStatus(models.TextChoices):
+    PENDING = "pending", "Pending"
+    PROCESSING = "processing", "Processing"
+    PROCESSED = "processed", "Processed"
+    FAILED = "failed", "Failed"
+    IGNORED = "ignored", "Ignored (event type not handled)"
+
+
+class ZoomWebhookDelivery(models.Model):
+    tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="deliveries")
+    event = models.CharField(max_length=100, db_index=True)
+    event_ts = models.BigIntegerField(null=True, blank=True,
+                                      help_text="Zoom's `event_ts`, milliseconds since epoch.")
+    account_id = models.CharField(max_length=64, blank=True)
+    dedupe_key = models.CharField(max_length=300)
+    body = models.TextField(help_text="The raw request body as received (UTF-8).")
+    headers = models.JSONField(default=dict, help_text="Selected request headers; no secrets.")
+    remote_addr = models.GenericIPAddressField(null=True, blank=True)
+    received_at = models.DateTimeField(auto_now_add=True, db_index=True)
+    status = models.CharField(max_length=12, choices=DeliveryStatus.choices,
+                              default=DeliveryStatus.PENDING)
+    attempts = models.PositiveIntegerField(default=0)
+    duplicates = models.PositiveIntegerField(default=0,
+                                             help_text="Repeat deliveries Zoom sent of this event.")
+    last_error = models.TextField(blank=True)
+    traceback = models.TextField(blank=True)
+    processed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        verbose_name_plural = "webhook deliveries"
+        ordering = ["-received_at"]
+        constraints = [
+            models.UniqueConstraint(fields=["tenant", "dedupe_key"],
+                                    name="one_delivery_per_dedupe_key"),
+        ]
+        indexes = [models.Index(fields=["status", "received_at"])]
+
+    def __str__(self):
+        return f"{self.event} #{self.pk}"
+
+
+class WebhookRejection(models.Model):
+    """A per-day tally of refused deliveries; their bodies are not kept."""
+
+    tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="rejections")
+    reason = models.CharField(max_length=40)
+    day = models.DateField()
+    count = models.PositiveIntegerField(default=0)
+    last_at = models.DateTimeField()
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["tenant", "reason", "day"],
+                                               name="one_rejection_tally_per_day")]

@@ -1,0 +1,5 @@
+"""Tenant URLs that Zoom and the customer's browser call (CONTRACT.md); hosts pick the tenant."""
+
+from django.urls import path
+
+urlpatterns: list = []
