@@ -2,4 +2,10 @@
 
 from django.urls import path
 
-urlpatterns: list = []
+from .views import oauth, webhook
+
+urlpatterns = [
+    path("adminapi/zoom/oauth/start", oauth.oauth_start, name="zoom-oauth-start"),
+    path("adminapi/zoom/oauth/authorize", oauth.oauth_authorize, name="zoom-oauth-authorize"),
+    path("zoom/event", webhook.zoom_event, name="zoom-event"),
+]

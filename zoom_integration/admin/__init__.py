@@ -1,0 +1,1 @@
+"""Admin for the Zoom side of each tenant, one module per concern."""

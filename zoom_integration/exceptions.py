@@ -1,0 +1,62 @@
+"""Every error the Zoom integration raises, in one place (one exception module per app)."""
+
+from __future__ import annotations
+
+from django.core.exceptions import SuspiciousOperation
+
+
+class ZoomError(Exception):
+    """Base class for anything that went wrong talking to Zoom."""
+
+
+class ZoomAPIError(ZoomError):
+    """Zoom answered with an error; `status` is HTTP, `code` Zoom's numeric code if any."""
+
+    def __init__(self, message: str, *, status: int | None = None, code: int | None = None):
+        super().__init__(message)
+        self.status = status
+        self.code = code
+
+
+class ZoomTransientError(ZoomAPIError):
+    """5xx, timeout or connection error: worth retrying later with backoff."""
+
+
+class ZoomRateLimitedError(ZoomAPIError):
+    """429. `daily` is True for the daily cap (park until `retry_at`), False for per-second."""
+
+    def __init__(self, message: str, *, retry_after_seconds: float, daily: bool,
+                 category: str = "", status: int | None = 429, code: int | None = 429):
+        super().__init__(message, status=status, code=code)
+        self.retry_after_seconds = retry_after_seconds
+        self.daily = daily
+        self.category = category
+
+
+class ZoomAuthError(ZoomAPIError):
+    """401 from the REST API (code 124: expired or invalid access token)."""
+
+
+class ZoomNotFoundError(ZoomAPIError):
+    """404, or 3001 "does not exist / not ended": for dashboards, maybe not ready yet."""
+
+
+class ZoomDashboardUnavailableError(ZoomAPIError):
+    """Zoom's code 200: the account's plan has no Dashboard (reference §6 item 9)."""
+
+
+class ReauthorizationRequiredError(ZoomError):
+    """The tenant has no usable tokens: the customer must authorize again."""
+
+
+class OAuthFlowError(ZoomError):
+    """The browser OAuth flow cannot continue; `user_message` is safe to show the customer."""
+
+    def __init__(self, user_message: str, *, status: int = 400):
+        super().__init__(user_message)
+        self.user_message = user_message
+        self.status = status
+
+
+class WebhookVerificationError(SuspiciousOperation):
+    """A webhook delivery failed verification; becomes a 4xx, never a 500."""

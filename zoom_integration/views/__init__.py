@@ -1,0 +1,1 @@
+"""Interfaces Zoom and browsers call: thin views that parse input, call a service, answer."""
