@@ -18,6 +18,10 @@ class TenantAdminForm(forms.ModelForm):
     clear_verification_token = forms.BooleanField(required=False,
                                                   label="Clear Verification Token")
 
+    installation_url = forms.URLField(
+        label="Installation URL", required=False, max_length=2000, assume_scheme="https",
+        help_text=Tenant._meta.get_field("installation_url").help_text)
+
     class Meta:
         model = Tenant
         fields = "__all__"

@@ -158,7 +158,6 @@ SESSION_COOKIE_HTTPONLY = True
 CSRF_COOKIE_HTTPONLY = True
 X_FRAME_OPTIONS = "DENY"
 DATA_UPLOAD_MAX_MEMORY_SIZE = 2 * 1024 * 1024
-FORMS_URLFIELD_ASSUME_HTTPS = True
 
 # --- Logging ----------------------------------------------------------------------------------
 LOGGING = {

@@ -13,6 +13,7 @@ BAD_INPUT = 2
 
 
 class Command(BaseCommand):
+    stealth_options = ("stdin",)
     help = ("Create or update a tenant. Credentials come as a JSON object on stdin "
             f"(keys: {', '.join(SECRET_KEYS)}; absent keys stay as they are).")
 
