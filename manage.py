@@ -1,5 +1,8 @@
 #!/usr/bin/env python
-"""Django's command-line utility; production-safe settings unless DJANGO_SETTINGS_MODULE says otherwise."""
+"""Django's command-line utility.
+
+Production-safe settings unless DJANGO_SETTINGS_MODULE says otherwise.
+"""
 
 import os
 import sys

@@ -1,4 +1,4 @@
-"""Nectar portal: Django project package; re-exports the Celery app so `celery -A nectar_portal` finds it."""
+"""Nectar portal's project package; re-exports the Celery app for `celery -A nectar_portal`."""
 
 from .celery import app as celery_app
 

@@ -61,6 +61,7 @@ def portal_env(state: dict) -> dict:
     env.setdefault("ZOOM_OAUTH_BASE_URL", f"http://127.0.0.1:{SANDBOX_PORT}")
     env.setdefault("ZOOM_API_BASE_URL", f"http://127.0.0.1:{SANDBOX_PORT}/v2")
     env.setdefault("PORTAL_URL_SCHEME", "http")
+    env.setdefault("PORTAL_URL_PORT", str(WEB_PORT))
     env["PYTHONUNBUFFERED"] = "1"
     return env
 

@@ -4,7 +4,7 @@ zoom_integration extends this admin (connection state, actions) by subclassing `
 this module imports nothing from zoom_integration.
 """
 
-from django.contrib import admin
+from django.contrib import admin, messages
 from django.utils.html import format_html, format_html_join
 
 from .forms import SECRET_FIELDS, TenantAdminForm, TenantDomainForm, TenantDomainInlineFormSet
@@ -89,6 +89,14 @@ class TenantAdmin(admin.ModelAdmin):
 
     def get_queryset(self, request):
         return super().get_queryset(request).prefetch_related("domains")
+
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        tenant = self.get_object(request, object_id)
+        if request.method == "GET" and tenant is not None and not (
+                tenant.secret_token or tenant.verification_token):
+            messages.warning(request, "No Secret Token is set: every webhook from Zoom for this "
+                                      "customer is refused (401) until you enter it.")
+        return super().change_view(request, object_id, form_url, extra_context)
 
 
 admin.site.register(Tenant, TenantAdmin)

@@ -18,11 +18,13 @@ def stored_secrets_decrypt(app_configs=None, **kwargs):
         return []  # not migrated yet, or no database: nothing stored to check
     errors = []
     slugs = dict(Tenant.objects.values_list("pk", "slug"))
-    for label, pk, field in bad:
-        owner = f"tenant '{slugs[pk]}'" if label == "tenants.Tenant" and pk in slugs else \
-            f"{label} #{pk}"
+    for value in bad:
+        owner = f"tenant '{slugs.get(value.tenant_id, value.tenant_id)}'"
+        if value.model_label != "tenants.Tenant":
+            owner += f" ({value.model_label} #{value.pk})"
         errors.append(checks.Error(
-            f"{owner}: field '{field}' cannot be decrypted with any key in FIELD_ENCRYPTION_KEY.",
+            f"{owner}: field '{value.field}' cannot be decrypted with any key in "
+            "FIELD_ENCRYPTION_KEY.",
             hint="Add the key it was encrypted with (FIELD_ENCRYPTION_KEY=new,old), then run "
                  "`manage.py reencrypt_secrets`.",
             id="tenants.E001",

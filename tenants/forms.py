@@ -24,7 +24,9 @@ class TenantAdminForm(forms.ModelForm):
 
     class Meta:
         model = Tenant
-        fields = "__all__"
+        fields = ("name", "slug", "is_active", "zoom_plan", "sync_interval_hours", "notes",
+                  "client_id", "client_secret", "secret_token", "verification_token",
+                  "installation_url")
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)

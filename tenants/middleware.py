@@ -5,7 +5,14 @@ None (see `tenants.decorators.tenant_required`). Probes, admin and static files 
 lookup so they never touch the tenant tables.
 """
 
+import logging
+
+from django.db import DatabaseError
+from django.http import JsonResponse
+
 from .selectors import tenant_get_by_host
+
+logger = logging.getLogger(__name__)
 
 _NO_TENANT_PREFIXES = ("/healthz", "/readyz", "/static/", "/admin/")
 
@@ -17,7 +24,14 @@ class TenantMiddleware:
     def __call__(self, request):
         request.tenant = None
         if not request.path.startswith(_NO_TENANT_PREFIXES):
-            # get_host() validates against ALLOWED_HOSTS; the raw header is enough here and
-            # an invalid host is reported by get_host() later, in the view that needs it.
-            request.tenant = tenant_get_by_host(host=request.META.get("HTTP_HOST", ""))
+            try:
+                # The raw header is enough to pick a tenant; get_host() still validates it
+                # against ALLOWED_HOSTS in the views that build URLs.
+                request.tenant = tenant_get_by_host(host=request.META.get("HTTP_HOST", ""))
+            except DatabaseError:
+                # Without the database nothing can be verified or stored: 503 tells Zoom to
+                # retry later (CONTRACT.md), where a 500 would be a bug.
+                logger.exception("tenant lookup failed: database unavailable")
+                return JsonResponse({"error": "service temporarily unavailable"}, status=503,
+                                    headers={"Retry-After": "60"})
         return self.get_response(request)

@@ -78,7 +78,8 @@ class TenantDomain(models.Model):
 
     tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="domains")
     domain = models.CharField(max_length=253, unique=True, validators=[validate_hostname],
-                              help_text="Hostname only, no scheme or port, e.g. acme.portal.example.")
+                              help_text="Hostname only, no scheme or port, e.g. "
+                              "acme.portal.example.")
     is_primary = models.BooleanField(
         default=False, help_text="Used in the Redirect URL and the OAuth allow list.")
     is_webhook = models.BooleanField(

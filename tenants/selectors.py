@@ -55,12 +55,14 @@ def _domains(tenant: Tenant) -> tuple[str | None, str | None]:
 def tenant_zoom_urls(*, tenant: Tenant) -> ZoomSetupUrls:
     primary, webhook = _domains(tenant)
     scheme = settings.PORTAL_URL_SCHEME
-    base = f"{scheme}://{primary}" if primary else None
+    # CONTRACT.md: scheme://host exactly; a port only where one is configured (make run).
+    port = f":{settings.PORTAL_URL_PORT}" if settings.PORTAL_URL_PORT else ""
+    base = f"{scheme}://{primary}{port}" if primary else None
     event_host = webhook or primary
     return ZoomSetupUrls(
         redirect_url=f"{base}{OAUTH_REDIRECT_PATH}" if base else None,
         allow_list_url=base,
-        event_url=f"{scheme}://{event_host}{WEBHOOK_PATH}" if event_host else None,
+        event_url=f"{scheme}://{event_host}{port}{WEBHOOK_PATH}" if event_host else None,
         oauth_start_url=f"{base}{OAUTH_START_PATH}" if base else None,
     )
 

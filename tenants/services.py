@@ -95,6 +95,8 @@ def _flag_domain(*, tenant: Tenant, host: str | None, flag: str) -> None:
 def _encrypted_fields() -> list[tuple[type[models.Model], models.Field]]:
     found = []
     for model in apps.get_models():
+        if model._meta.proxy:  # same table as its concrete model
+            continue
         for field in model._meta.concrete_fields:
             if isinstance(field, SecretCharField | SecretTextField):
                 found.append((model, field))
@@ -138,8 +140,16 @@ def secrets_reencrypt() -> dict[str, ReencryptionCounts]:
     return counts
 
 
-def undecryptable_values() -> list[tuple[str, object, str]]:
-    """(model label, pk, field name) for every stored value no configured key decrypts."""
+@dataclass(frozen=True)
+class UndecryptableValue:
+    model_label: str
+    pk: object
+    field: str
+    tenant_id: int | None  # the owning tenant, for models that belong to one
+
+
+def undecryptable_values() -> list[UndecryptableValue]:
+    """Every stored value that no configured key decrypts, read from the raw columns."""
     from .fields import UndecryptableValueError, decrypt
 
     bad = []
@@ -147,12 +157,19 @@ def undecryptable_values() -> list[tuple[str, object, str]]:
         table = connection.ops.quote_name(model._meta.db_table)
         pk = connection.ops.quote_name(model._meta.pk.column)
         column = connection.ops.quote_name(field.column)
+        if model is Tenant:
+            owner = pk
+        elif any(f.name == "tenant" for f in model._meta.concrete_fields):
+            owner = connection.ops.quote_name(model._meta.get_field("tenant").column)
+        else:
+            owner = "NULL"
         with connection.cursor() as cursor:
-            cursor.execute(f"SELECT {pk}, {column} FROM {table} WHERE {column} IS NOT NULL")  # noqa: S608
+            cursor.execute(f"SELECT {pk}, {owner}, {column} FROM {table} "  # noqa: S608
+                           f"WHERE {column} IS NOT NULL")
             rows = cursor.fetchall()
-        for pk_value, value in rows:
+        for pk_value, tenant_id, value in rows:
             try:
                 decrypt(value)
             except UndecryptableValueError:
-                bad.append((model._meta.label, pk_value, field.name))
+                bad.append(UndecryptableValue(model._meta.label, pk_value, field.name, tenant_id))
     return bad

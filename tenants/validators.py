@@ -37,7 +37,8 @@ def validate_installation_url(url: str, *, oauth_base_url: str, client_id: str) 
     if parts.scheme != "https" and expected.scheme == "https":
         raise ValidationError("The Installation URL must start with https://.",
                               code="installation_url_scheme")
-    if parts.netloc.lower() != expected.netloc.lower() or parts.path.rstrip("/") != "/oauth/authorize":
+    same_host = parts.netloc.lower() == expected.netloc.lower()
+    if not same_host or parts.path.rstrip("/") != "/oauth/authorize":
         raise ValidationError(
             "The Installation URL must be Zoom's %(expected)s/oauth/authorize?... link "
             "from the app's page.", params={"expected": oauth_base_url},

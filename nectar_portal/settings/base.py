@@ -103,6 +103,7 @@ if CELERY_BROKER_URL == "filesystem://":
         "data_folder_in": str(EMBEDDED_BROKER_DIR / "queue"),
         "data_folder_out": str(EMBEDDED_BROKER_DIR / "queue"),
         "processed_folder": str(EMBEDDED_BROKER_DIR / "processed"),
+        "control_folder": str(EMBEDDED_BROKER_DIR / "control"),
         "store_processed": False,
     }
 else:
@@ -110,6 +111,9 @@ else:
         # acks_late tasks are redelivered after this long if a worker dies mid-task; it must
         # exceed the longest task (the hard time limit below).
         "visibility_timeout": 3600,
+        # How often a live worker restores messages left unacked by a dead one (Redis
+        # transport); the default ~100 s leaves a killed worker's task idle too long.
+        "unacked_restore_interval": 10,
     }
 CELERY_RESULT_BACKEND = None
 CELERY_TASK_IGNORE_RESULT = True
@@ -126,6 +130,9 @@ CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
+# Periodic jobs (sweeper, token refresh, directory syncs, parked metrics); plain data, no models.
+from zoom_integration.schedules import BEAT_SCHEDULE as CELERY_BEAT_SCHEDULE  # noqa: E402,F401
+
 # Separate queues so a long sync never delays webhook processing.
 CELERY_TASK_DEFAULT_QUEUE = "default"
 CELERY_TASK_ROUTES = {
@@ -150,6 +157,8 @@ ZOOM_WEBHOOK_MAX_SKEW_SECONDS = env.int("ZOOM_WEBHOOK_MAX_SKEW_SECONDS", default
 ZOOM_HTTP_TIMEOUT = (env.float("ZOOM_HTTP_CONNECT_TIMEOUT", default=5.0),
                      env.float("ZOOM_HTTP_READ_TIMEOUT", default=20.0))
 PORTAL_URL_SCHEME = env.str("PORTAL_URL_SCHEME", default="https")
+# Only for a portal served on a non-standard port (make run: 8000); empty in production.
+PORTAL_URL_PORT = env.str("PORTAL_URL_PORT", default="")
 
 # --- Security ---------------------------------------------------------------------------------
 # Behind a TLS-terminating proxy, X-Forwarded-Proto: https is trusted (CONTRACT.md).
@@ -164,10 +173,58 @@ LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "filters": {"redact_query": {"()": "nectar_portal.log_filters.RedactSensitiveQueryFilter"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain",
+                             "filters": ["redact_query"]}},
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
     "loggers": {
+        # Request lines carry Zoom's ?code=&state= on the OAuth redirect: filtered above.
+        "django.server": {"handlers": ["console"], "level": "INFO", "propagate": False},
+        "gunicorn.access": {"handlers": ["console"], "level": "INFO", "propagate": False},
         # urllib3 logs request URLs at DEBUG; OAuth codes travel in URLs, so keep it quiet.
         "urllib3": {"level": "WARNING"},
     },
 }
+
+# --- Security (issue 9) -----------------------------------------------------------------------
+# Admin hardening: login throttling (django-axes), optional two-factor for staff (django-otp),
+# per-tenant staff access (portal_security). See docs/reliability.md.
+from datetime import timedelta  # noqa: E402
+
+INSTALLED_APPS += [  # noqa: F405
+    "axes",
+    "django_otp",
+    "django_otp.plugins.otp_totp",
+    "portal_security",
+]
+# OTPMiddleware sets user.is_verified(); ours then signs out staff whose device went unused.
+_AUTH_MIDDLEWARE = MIDDLEWARE.index("django.contrib.auth.middleware.AuthenticationMiddleware")
+MIDDLEWARE[_AUTH_MIDDLEWARE + 1:_AUTH_MIDDLEWARE + 1] = [
+    "django_otp.middleware.OTPMiddleware",
+    "portal_security.otp.AdminOTPRequiredMiddleware",
+]
+# Axes turns a lockout into a 429 page; its docs ask for it last.
+MIDDLEWARE.append("axes.middleware.AxesMiddleware")
+# Axes first: it refuses a locked-out username+address before any password is checked.
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+AXES_ENABLED = env.bool("AXES_ENABLED", default=True)
+# 5 failures for one username from one address → that pair is locked out for 15 minutes. Keyed
+# on the pair so an attacker elsewhere cannot lock a colleague out of the admin.
+AXES_FAILURE_LIMIT = 5
+AXES_COOLOFF_TIME = timedelta(minutes=15)
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_RESET_ON_SUCCESS = True
+# A deliberate, predictable cool-off: tries during the lockout do not extend it.
+AXES_RESET_COOL_OFF_ON_FAILURE_DURING_LOCKOUT = False
+AXES_CLIENT_IP_CALLABLE = "portal_security.client_ip.client_ip_address"
+AXES_SENSITIVE_PARAMETERS = ["password", "otp_token", "csrfmiddlewaretoken"]
+# Number of trusted proxies that append to X-Forwarded-For (0: use REMOTE_ADDR).
+PORTAL_TRUSTED_PROXY_COUNT = env.int("DJANGO_TRUSTED_PROXY_COUNT", default=0)
+OTP_TOTP_ISSUER = "Nectar portal"
+PORTAL_ADMIN_OTP = True
+# Error reports hide OAuth codes and state in the URL too (portal_security/reporting.py).
+DEFAULT_EXCEPTION_REPORTER = "portal_security.reporting.PortalExceptionReporter"
+DEFAULT_EXCEPTION_REPORTER_FILTER = "portal_security.reporting.PortalExceptionReporterFilter"

@@ -21,8 +21,14 @@ PORTAL_URL_SCHEME = "https"
 # Unit tests run tasks eagerly; integration tests start a real worker with their own settings.
 CELERY_TASK_ALWAYS_EAGER = env.bool("CELERY_TASK_ALWAYS_EAGER", default=True)
 CELERY_TASK_EAGER_PROPAGATES = True
-ZOOM_OAUTH_BASE_URL = "https://zoom.us"
-ZOOM_API_BASE_URL = "https://api.zoom.us/v2"
+# Unit tests fake these hosts with `responses`; child processes may point them at a sandbox.
+ZOOM_OAUTH_BASE_URL = env.str("ZOOM_OAUTH_BASE_URL", default="https://zoom.us").rstrip("/")
+ZOOM_API_BASE_URL = env.str("ZOOM_API_BASE_URL", default="https://api.zoom.us/v2").rstrip("/")
 # Serve static files through the finders: no collectstatic needed in tests.
 WHITENOISE_AUTOREFRESH = True
 WHITENOISE_USE_FINDERS = True
+
+# --- Security (issue 9) -----------------------------------------------------------------------
+# Off for the suite (client.login has no request for axes to key on); the tests of throttling
+# in tests/reliability turn it on with `settings.AXES_ENABLED = True`.
+AXES_ENABLED = False

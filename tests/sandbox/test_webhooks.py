@@ -112,7 +112,9 @@ def test_user_updated_and_deauthorized_envelopes():
         sandbox.update_user(user_id, dept="Legal")
         sandbox.deauthorize(sandbox.app["client_id"])
         assert sandbox.wait_deliveries(5)
-        updated, gone = (json.loads(r["body"]) for r in receiver.requests)
+        # Deliveries run on their own threads, so arrival order is not guaranteed.
+        bodies = {b["event"]: b for b in (json.loads(r["body"]) for r in receiver.requests)}
+        updated, gone = bodies["user.updated"], bodies["app_deauthorized"]
         assert updated["payload"]["object"] == {"id": user_id, "dept": "Legal"}
         assert updated["payload"]["old_object"] == {"id": user_id, "dept": old_dept}
         assert updated["payload"]["operator"].endswith(".example")

@@ -111,3 +111,12 @@ def test_one_primary_hostname_required(admin_client):
                                  form_data(**{"domains-0-is_primary": ""}))
     assert response.status_code == 200
     assert "Mark one hostname as primary" in response.content.decode()
+
+
+def test_change_page_warns_when_no_webhook_secret_is_set(admin_client):
+    tenant = TenantFactory(slug="acme", secret_token="", verification_token="")
+    page = admin_client.get(f"/admin/tenants/tenant/{tenant.pk}/change/").content.decode()
+    assert "No Secret Token is set" in page
+    tenant = TenantFactory(slug="other")
+    page = admin_client.get(f"/admin/tenants/tenant/{tenant.pk}/change/").content.decode()
+    assert "No Secret Token is set" not in page

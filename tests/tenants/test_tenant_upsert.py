@@ -56,7 +56,8 @@ def test_update_keeps_absent_secrets():
     ("[1, 2]", "must be a JSON object"),
     ('{"password": "x"}', "unknown credential key"),
     ('{"client_id": "bad id with spaces"}', "Client ID"),
-    ('{"installation_url": "https://evil.example/oauth/authorize?client_id=x"}', "Installation URL"),
+    ('{"installation_url": "https://evil.example/oauth/authorize?client_id=x"}',
+     "Installation URL"),
 ])
 def test_bad_input_changes_nothing(stdin, message):
     with pytest.raises(CommandError, match=message) as excinfo:

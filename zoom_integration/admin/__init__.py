@@ -1,1 +1,12 @@
-"""Admin for the Zoom side of each tenant, one module per concern."""
+"""Admin for the Zoom side of each tenant, one module per concern.
+
+`tenant` re-registers Tenant with the Zoom connection, so it imports after the others it links to.
+"""
+
+from . import (
+    directory,  # noqa: F401  (users, groups, sync runs, "Sync now")
+    meetings,  # noqa: F401  (meeting quality, charts, CSV)
+    operator,  # noqa: F401  (tenant health, setup checklist)
+    tenant,  # noqa: F401  (Tenant admin with the Zoom connection)
+    webhooks,  # noqa: F401  (deliveries, rejections, "Process again")
+)

@@ -10,3 +10,4 @@ __all__ = [
     "WebhookRejection", "ZoomConnection", "ZoomGroup", "ZoomGroupMembership", "ZoomMeeting",
     "ZoomParticipant", "ZoomUser", "ZoomWebhookDelivery",
 ]
+from .operator import TenantHealth  # noqa: E402,F401  (operator pages' proxy model)

@@ -24,7 +24,11 @@ class ZoomUser(models.Model):
     synced_at = models.DateTimeField(null=True, blank=True)
     deleted_at = models.DateTimeField(
         null=True, blank=True,
-        help_text="Set when Zoom no longer returns the user or sent user.deleted; kept for history.")
+        help_text=("Set when Zoom no longer returns the user or sent user.deleted; "
+                   "kept for history."))
+    last_event_ts = models.BigIntegerField(
+        null=True, blank=True,
+        help_text="`event_ts` (ms) of the last user.* event applied; older events are ignored.")
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["tenant", "zoom_id"],
@@ -54,10 +58,16 @@ class ZoomGroup(models.Model):
 class ZoomGroupMembership(models.Model):
     group = models.ForeignKey(ZoomGroup, on_delete=models.CASCADE, related_name="memberships")
     user = models.ForeignKey(ZoomUser, on_delete=models.CASCADE, related_name="memberships")
+    synced_at = models.DateTimeField(
+        null=True, blank=True,
+        help_text="Last sync that saw it; a full sync removes memberships it did not see.")
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["group", "user"],
                                                name="one_membership_per_group_user")]
+
+    def __str__(self):
+        return f"{self.user_id} in {self.group_id}"
 
 
 class SyncRun(models.Model):
@@ -71,6 +81,8 @@ class SyncRun(models.Model):
     tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="sync_runs")
     kind = models.CharField(max_length=16, default="full", help_text="users, groups or full")
     status = models.CharField(max_length=12, choices=Status.choices, default=Status.RUNNING)
+    phase = models.CharField(max_length=64, blank=True,
+                             help_text="What the run is doing now, e.g. 'users: inactive'.")
     started_at = models.DateTimeField(auto_now_add=True)
     finished_at = models.DateTimeField(null=True, blank=True)
     items_done = models.PositiveIntegerField(default=0)
@@ -83,3 +95,21 @@ class SyncRun(models.Model):
 
     class Meta:
         ordering = ["-started_at"]
+
+    def __str__(self):
+        return f"{self.kind} sync #{self.pk} ({self.status})"
+
+    @property
+    def progress_percent(self) -> int | None:
+        if not self.items_total:
+            return None
+        return min(100, round(100 * self.items_done / self.items_total))
+
+
+class TenantDirectory(Tenant):
+    """The tenant seen from its directory: the admin page with "Sync users and groups now"."""
+
+    class Meta:
+        proxy = True
+        verbose_name = "directory sync"
+        verbose_name_plural = "directory syncs"

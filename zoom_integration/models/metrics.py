@@ -58,6 +58,11 @@ class ZoomMeeting(models.Model):
     last_error = models.TextField(blank=True)
     ended_event_at = models.DateTimeField(null=True, blank=True)
     qos_samples = models.PositiveIntegerField(default=0)
+    next_attempt_at = models.DateTimeField(
+        null=True, blank=True, help_text="When a parked or waiting fetch is tried again.")
+    details = models.JSONField(
+        default=dict, blank=True,
+        help_text="Other fields of Zoom's dashboard detail (has_video, has_pstn, custom_keys, …).")
 
     class Meta:
         ordering = ["-end_time", "-pk"]
@@ -88,6 +93,11 @@ class ZoomParticipant(models.Model):
     location = models.CharField(max_length=256, blank=True)
     data_center = models.CharField(max_length=256, blank=True)
     ip_address = models.CharField(max_length=64, blank=True)
+    zoom_user_id = models.CharField(
+        max_length=64, blank=True,
+        help_text="Zoom's per-meeting participant `user_id`; joins the QoS list to this row.")
+    participant_user_id = models.CharField(max_length=64, blank=True,
+                                           help_text="The account user's id; blank for guests.")
     join_time = models.DateTimeField(null=True, blank=True)
     leave_time = models.DateTimeField(null=True, blank=True)
     leave_reason = models.TextField(blank=True)
@@ -103,6 +113,9 @@ class ZoomParticipant(models.Model):
         ordering = ["position"]
         constraints = [models.UniqueConstraint(fields=["meeting", "position"],
                                                name="one_participant_per_position")]
+
+    def __str__(self):
+        return self.user_name or self.email or f"participant {self.position}"
 
 
 class QosSample(models.Model):
@@ -125,6 +138,9 @@ class QosSample(models.Model):
         ordering = ["sampled_at"]
         indexes = [models.Index(fields=["participant", "sampled_at"])]
 
+    def __str__(self):
+        return f"QoS {self.participant_id} at {self.sampled_at}"
+
 
 class ApiUsage(models.Model):
     """Zoom API calls per tenant, day (UTC) and rate-limit category, against the daily cap."""
@@ -138,3 +154,6 @@ class ApiUsage(models.Model):
     class Meta:
         constraints = [models.UniqueConstraint(fields=["tenant", "day", "category"],
                                                name="one_usage_row_per_day_category")]
+
+    def __str__(self):
+        return f"{self.tenant_id} {self.day} {self.category}: {self.calls}"

@@ -1,6 +1,10 @@
-"""Raw webhook deliveries, stored before they are acknowledged, and counts of rejections."""
+"""Raw webhook deliveries, stored before they are acknowledged, and counts of rejections.
+
+Thin models: fields and constraints. `zoom_integration.webhooks` owns every write.
+"""
 
 from django.db import models
+from django.utils import timezone
 
 from tenants.models import Tenant
 
@@ -15,17 +19,31 @@ class DeliveryStatus(models.TextChoices):
 
 class ZoomWebhookDelivery(models.Model):
     tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="deliveries")
-    event = models.CharField(max_length=100, db_index=True)
+    event = models.CharField(max_length=100, db_index=True, help_text="Zoom's `event`.")
     event_ts = models.BigIntegerField(null=True, blank=True,
                                       help_text="Zoom's `event_ts`, milliseconds since epoch.")
-    account_id = models.CharField(max_length=64, blank=True)
-    dedupe_key = models.CharField(max_length=300)
+    account_id = models.CharField(max_length=64, blank=True,
+                                  help_text="Zoom's `payload.account_id`.")
+    dedupe_key = models.CharField(
+        max_length=300,
+        help_text="Event plus the object's identity (zoom-api-reference.md §2.3): Zoom's retries "
+                  "and concurrent repeats of one event share it.")
     body = models.TextField(help_text="The raw request body as received (UTF-8).")
     headers = models.JSONField(default=dict, help_text="Selected request headers; no secrets.")
     remote_addr = models.GenericIPAddressField(null=True, blank=True)
     received_at = models.DateTimeField(auto_now_add=True, db_index=True)
     status = models.CharField(max_length=12, choices=DeliveryStatus.choices,
                               default=DeliveryStatus.PENDING)
+    due_at = models.DateTimeField(
+        default=timezone.now,
+        help_text="When processing was last queued, or is due for a retry: the sweeper queues "
+                  "pending deliveries whose time is well past (their queue message was lost).")
+    started_at = models.DateTimeField(
+        null=True, blank=True,
+        help_text="When the current or last processing attempt began (a lease: a crashed "
+                  "worker's delivery is taken up again once it is old).")
+    sweeps = models.PositiveIntegerField(
+        default=0, help_text="Times the sweeper queued it again (each waits twice as long).")
     attempts = models.PositiveIntegerField(default=0)
     duplicates = models.PositiveIntegerField(default=0,
                                              help_text="Repeat deliveries Zoom sent of this event.")
@@ -40,7 +58,7 @@ class ZoomWebhookDelivery(models.Model):
             models.UniqueConstraint(fields=["tenant", "dedupe_key"],
                                     name="one_delivery_per_dedupe_key"),
         ]
-        indexes = [models.Index(fields=["status", "received_at"])]
+        indexes = [models.Index(fields=["status", "due_at"])]
 
     def __str__(self):
         return f"{self.event} #{self.pk}"
@@ -56,5 +74,9 @@ class WebhookRejection(models.Model):
     last_at = models.DateTimeField()
 
     class Meta:
+        ordering = ["-day", "reason"]
         constraints = [models.UniqueConstraint(fields=["tenant", "reason", "day"],
                                                name="one_rejection_tally_per_day")]
+
+    def __str__(self):
+        return f"{self.reason} × {self.count} on {self.day}"

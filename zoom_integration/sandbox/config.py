@@ -12,6 +12,7 @@ from typing import Any
 
 DEFAULT_SCOPES = (
     "user:read:admin group:read:admin dashboard_meetings:read:admin dashboard_webinars:read:admin"
+    " dashboard_home:read:admin"
 )
 
 

@@ -1,1 +1,8 @@
 """Celery tasks: thin wrappers taking ids, one module per concern; names are routed by prefix."""
+
+from . import (
+    metrics,  # noqa: F401
+    oauth,  # noqa: F401
+    sync,  # noqa: F401
+    webhooks,  # noqa: F401
+)

@@ -1,11 +1,56 @@
-"""OAuth views (placeholder until issue 4 lands)."""
+"""The customer's OAuth pages on the tenant's host (CONTRACT.md "HTTP"); logic lives in oauth.py.
 
-from django.http import HttpResponse
+Status codes of the error page (never 500; CONTRACT.md asks 4xx for the authorize endpoint):
+400 bad, unknown, expired, reused or foreign `state`, missing `code`, or Zoom refused the code;
+403 the customer declined (`error=access_denied`); 409 the portal is not set up for this tenant
+(no Client ID/Secret or hostname) or the Zoom account differs from the connected one;
+424 (Failed Dependency) Zoom unreachable, too slow or answering 5xx.
+"""
+
+from django.contrib.auth.decorators import login_not_required
+from django.shortcuts import redirect, render
+from django.views.decorators.cache import never_cache
+from django.views.decorators.http import require_GET
+
+from tenants.decorators import tenant_required
+
+from .. import oauth
+from ..exceptions import OAuthFlowError
 
 
+def _error_page(request, exc: OAuthFlowError):
+    return render(request, "zoom_integration/oauth/error.html",
+                  {"tenant": request.tenant, "message": exc.user_message,
+                   "status": exc.status}, status=exc.status)
+
+
+def _no_referrer(response):
+    # The callback URL carries the authorization code: never leak it in a Referer header.
+    response["Referrer-Policy"] = "no-referrer"
+    return response
+
+
+@login_not_required
+@require_GET
+@never_cache
+@tenant_required
 def oauth_start(request):
-    return HttpResponse(status=501)
+    try:
+        url = oauth.authorization_start(tenant=request.tenant, session=request.session)
+    except OAuthFlowError as exc:
+        return _error_page(request, exc)
+    return redirect(url)
 
 
+@login_not_required
+@require_GET
+@never_cache
+@tenant_required
 def oauth_authorize(request):
-    return HttpResponse(status=501)
+    try:
+        result = oauth.authorization_complete(tenant=request.tenant, session=request.session,
+                                              query=request.GET)
+    except OAuthFlowError as exc:
+        return _no_referrer(_error_page(request, exc))
+    return _no_referrer(render(request, "zoom_integration/oauth/success.html",
+                               {"tenant": request.tenant, "result": result}))

@@ -1,7 +1,43 @@
-"""Webhook view (placeholder until issue 5 lands)."""
+"""`POST /zoom/event`: Zoom's event notifications for the tenant owning the host (CONTRACT.md).
 
-from django.http import HttpResponse
+Thin: read the body within the size limit, call `webhook_receive`, answer. No session, login or
+CSRF (Zoom has none) and no request-wide transaction: the delivery is committed, and its
+processing queued, before the answer goes out (zoom-api-reference.md §2.3).
+"""
+
+from django.contrib.auth.decorators import login_not_required
+from django.core.exceptions import RequestDataTooBig
+from django.db import transaction
+from django.http import HttpResponse, JsonResponse
+from django.views.decorators.csrf import csrf_exempt
+from django.views.decorators.http import require_POST
+
+from tenants.decorators import tenant_required
+from zoom_integration.webhooks import MAX_BODY_BYTES, webhook_receive
 
 
+def _body_within_limit(request) -> bytes | None:
+    """The raw body, or None when it is over MAX_BODY_BYTES (then it is not read at all)."""
+    try:
+        if int(request.META.get("CONTENT_LENGTH") or 0) > MAX_BODY_BYTES:
+            return None
+    except ValueError:
+        pass  # Django reads a malformed length as 0; the size check below still applies
+    try:
+        body = request.body
+    except RequestDataTooBig:
+        return None
+    return body if len(body) <= MAX_BODY_BYTES else None
+
+
+@login_not_required
+@csrf_exempt
+@require_POST
+@tenant_required
+@transaction.non_atomic_requests
 def zoom_event(request):
-    return HttpResponse(status=501)
+    answer = webhook_receive(tenant=request.tenant, body=_body_within_limit(request),
+                             headers=request.headers, remote_addr=request.META.get("REMOTE_ADDR"))
+    if answer.json is not None:
+        return JsonResponse(answer.json, status=answer.status)
+    return HttpResponse(status=answer.status)

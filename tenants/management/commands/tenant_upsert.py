@@ -36,7 +36,8 @@ class Command(BaseCommand):
         urls = tenant_zoom_urls(tenant=tenant)
         self.stdout.write(f"{'created' if created else 'updated'} tenant '{tenant.slug}' "
                           f"({tenant.name})")
-        self.stdout.write(f"  hostnames: {', '.join(d.domain for d in tenant.domains.all()) or '-'}")
+        hostnames = ", ".join(d.domain for d in tenant.domains.all()) or "-"
+        self.stdout.write(f"  hostnames: {hostnames}")
         for field in ("client_secret", "secret_token", "verification_token"):
             self.stdout.write(f"  {field}: {secret_hint(getattr(tenant, field))}")
         self.stdout.write(f"  client_id: {tenant.client_id or 'not set'}")

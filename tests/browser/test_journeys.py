@@ -1,0 +1,261 @@
+"""The three journeys of issue 7 in real headless Chromium against a live server.
+
+1. Staff sign in, add a tenant with credentials and a hostname, and copy the three URLs
+   (tenant page and setup checklist).
+2. The customer opens the tenant's authorization link, authorizes on the sandbox's consent
+   page and lands on the success page; the checklist then shows "authorized".
+3. A meeting with participants and QoS opens on the meeting page with a chart: seeded with
+   factories, and end to end (sandbox ends a meeting → webhook → metrics fetch → page).
+
+Screenshots of each journey's last page land in test-artifacts/ (git-ignored).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+import requests
+from django.conf import settings as django_settings
+
+from tests.browser.conftest import ARTIFACTS, PASSWORD, admin_login
+from tests.factories import TenantDomainFactory, TenantFactory
+from tests.operator.factories import MeetingFactory, ParticipantFactory, add_samples
+from zoom_integration.operator import REQUIRED_SCOPES
+
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+
+ROOT = Path(__file__).resolve().parents[2]
+HOST = "acme.portal.test"
+REDIRECT = f"https://{HOST}/adminapi/zoom/oauth/authorize"
+
+
+def copy_and_read(page, selector: str) -> str:
+    from playwright.sync_api import expect
+
+    button = page.locator(selector).first
+    button.click()
+    expect(button).to_have_text("Copied")  # copy.js confirms once the clipboard has it
+    return page.evaluate("navigator.clipboard.readText()")
+
+
+def test_staff_add_a_tenant_and_copy_the_three_urls(page, superuser):
+    admin_login(page, "boss", "/admin/tenants/tenant/add/")
+    page.fill("#id_name", "Acme Browser")
+    page.fill("#id_slug", "acme-browser")
+    page.fill("#id_client_id", "acmeClientId0001")
+    page.fill("#id_client_secret", "acmeClientSecret000000001")
+    page.fill("#id_secret_token", "acmeSecretToken00000001")
+    page.fill("#id_domains-0-domain", HOST)
+    page.check("#id_domains-0-is_primary")
+    page.click("input[name=_continue]")
+    page.wait_for_load_state()
+    assert page.locator(".errornote").count() == 0, page.locator("#content").inner_text()
+
+    urls = {"redirect": REDIRECT, "allow": f"https://{HOST}",
+            "event": f"https://{HOST}/zoom/event"}
+    body = page.locator("#content").inner_text()
+    for value in urls.values():
+        assert value in body
+    assert copy_and_read(page, f'button[data-copy="{REDIRECT}"]') == REDIRECT
+    # The secrets are write-only: the page never carries them back.
+    html = page.content()
+    assert "acmeClientSecret000000001" not in html and "acmeSecretToken00000001" not in html
+
+    # The health overview lists the tenant; its checklist has the same values to copy.
+    page.goto("/admin/zoom_integration/tenanthealth/")
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / "tenant_health_overview.png"), full_page=True)
+    row = page.locator("tr", has_text="Acme Browser")
+    assert "Awaiting URL validation" in row.inner_text()
+    row.locator("a", has_text="Checklist").click()
+    page.wait_for_load_state()
+    assert page.locator("#health-status").inner_text() == "Awaiting URL validation"
+    assert page.locator("#step-credentials").get_attribute("data-state") == "done"
+    assert page.locator("#step-authorize").get_attribute("data-state") == "todo"
+    event_button = f'#step-event_subscription button[data-copy="{urls["event"]}"]'
+    assert copy_and_read(page, event_button) == urls["event"]
+    assert copy_and_read(page, f'#step-allow_list button[data-copy="{urls["allow"]}"]') \
+        == urls["allow"]
+    assert page.errors == []
+    # The printable version: the same values, no admin chrome, nothing to click.
+    with page.context.expect_page() as printable:
+        page.click("text=Printable version for the customer")
+    printable = printable.value
+    printable.wait_for_load_state()
+    assert urls["redirect"] in printable.locator("body").inner_text()
+    assert printable.locator("#header, .breadcrumbs, button").count() == 0
+    printable.screenshot(path=str(ARTIFACTS / "checklist_printable.png"), full_page=True)
+
+
+@pytest.fixture
+def sandbox(settings):
+    from zoom_integration.sandbox.testing import running_sandbox
+
+    with running_sandbox() as zoom:
+        settings.ZOOM_OAUTH_BASE_URL = zoom.base_url
+        settings.ZOOM_API_BASE_URL = zoom.api_base_url
+        yield zoom
+
+
+@pytest.fixture
+def acme(live_server, sandbox):
+    """A tenant wired to a sandbox app; Zoom's events reach the live server as `localhost`."""
+    tenant = TenantFactory(name="Acme", slug="acme", client_id="acmeClientId0002",
+                           client_secret="acmeClientSecret000000002",
+                           secret_token="acmeSecretToken00000002", primary_domain=None)
+    TenantDomainFactory(tenant=tenant, domain=HOST, is_primary=True)
+    TenantDomainFactory(tenant=tenant, domain="localhost", is_webhook=True)
+    sandbox.register_app(client_id=tenant.client_id, client_secret=tenant.client_secret,
+                         secret_token=tenant.secret_token, redirect_uri=REDIRECT,
+                         event_url=f"{live_server.url}/zoom/event",
+                         scopes=" ".join(scope for scope, _ in REQUIRED_SCOPES))
+    return tenant
+
+
+@pytest.mark.integration
+def test_customer_authorizes_on_the_sandbox_and_sees_success(page, tenant_host, acme,
+                                                             superuser):
+    tenant_host(HOST)
+    page.goto(f"https://{HOST}/adminapi/zoom/oauth/start")
+    page.wait_for_load_state()
+    assert page.url.startswith(django_settings.ZOOM_OAUTH_BASE_URL), page.url
+    page.click("button[value=allow]")
+    page.wait_for_url(REDIRECT + "**")
+    assert "Zoom is connected" in page.locator("body").inner_text()
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / "customer_oauth_success.png"), full_page=True)
+
+    acme.refresh_from_db()
+    assert acme.zoom_account_id
+    # Staff now see the authorization on the checklist (in the same browser, another host).
+    admin_login(page, "boss", f"/admin/zoom_integration/tenanthealth/{acme.pk}/checklist/")
+    assert page.locator("#step-authorize").get_attribute("data-state") == "done"
+    assert acme.zoom_account_id in page.locator("#step-authorize").inner_text()
+    assert page.locator("#step-scopes").get_attribute("data-state") == "done"
+
+
+def _meeting_page_checks(page, meeting_pk: int, participants: int) -> None:
+    page.goto(f"/admin/zoom_integration/zoommeeting/{meeting_pk}/change/")
+    assert page.locator("#participants tr.participant").count() == participants
+    chart = page.locator(f"#meeting-{meeting_pk}-latency")
+    assert chart.is_visible()
+    assert chart.locator("g.series").count() >= 1
+    assert chart.get_attribute("role") == "img"
+    assert "Latency" in chart.locator("title").first.text_content()
+    assert page.errors == []
+
+
+def test_meeting_page_shows_participants_and_a_chart(page, django_user_model):
+    from django.contrib.auth.models import Permission
+
+    from portal_security.access import tenant_access_grant
+
+    tenant = TenantFactory(name="Chart Co")
+    meeting = MeetingFactory(tenant=tenant, topic="Quarterly review", quality="poor",
+                             end_time=dt.datetime.now(dt.UTC))
+    poor = ParticipantFactory(meeting=meeting, user_name="Ana Ruiz", quality="poor", mos=2.4,
+                              quality_reason="audio input jitter 80 ms > 30 ms")
+    good = ParticipantFactory(meeting=meeting, user_name="Bob Lee", quality="good", mos=4.3)
+    add_samples(poor, minutes=10, latency=120.0, jitter=80.0, loss=2.0)
+    add_samples(good, minutes=10)
+    viewer = django_user_model.objects.create_user("viewer", password=PASSWORD, is_staff=True)
+    viewer.user_permissions.add(Permission.objects.get(codename="view_zoommeeting"))
+    tenant_access_grant(user=viewer, tenant=tenant)
+
+    admin_login(page, "viewer", "/admin/zoom_integration/zoommeeting/")
+    page.screenshot(path=str(ARTIFACTS / "meeting_list.png"), full_page=True)
+    with page.expect_download() as download:
+        page.click("#export-csv")
+    assert download.value.path().read_text().count("Quarterly review") == 1
+    page.click("text=Quarterly review")
+    page.wait_for_load_state()
+    _meeting_page_checks(page, meeting.pk, 2)
+    assert page.locator("#participant-" + str(poor.position)).inner_text().count("Wifi") == 1
+    assert page.locator(f"#participant-{poor.pk}-jitter").is_visible()  # poor: charts open
+
+
+@pytest.fixture
+def real_worker(settings, sandbox):
+    """A Celery worker subprocess on every queue, against this test's database and the sandbox;
+    the live server (this process) publishes to the real broker instead of running eagerly."""
+    from nectar_portal.celery import app
+    from zoom_integration import webhooks
+
+    conf = app.conf
+    saved = conf.broker_url, conf.task_always_eager
+    conf.broker_url, conf.task_always_eager = settings.CELERY_BROKER_URL, False
+    webhooks._publisher.resume()
+    db = settings.DATABASES["default"]
+    env = {**os.environ, "DJANGO_SETTINGS_MODULE": "tests.browser.worker_settings",
+           "CELERY_TASK_ALWAYS_EAGER": "0", "REDIS_URL": settings.REDIS_URL,
+           "CELERY_BROKER_URL": settings.CELERY_BROKER_URL,
+           "ZOOM_API_BASE_URL": sandbox.api_base_url, "ZOOM_OAUTH_BASE_URL": sandbox.base_url,
+           "DATABASE_URL": (f"postgres://{db['USER']}:{db.get('PASSWORD') or ''}@"
+                            f"{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}")}
+    env.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)
+    worker = subprocess.Popen(
+        [str(ROOT / ".venv/bin/celery"), "-A", "nectar_portal", "worker",
+         "-Q", "default,webhooks,sync,metrics", "-P", "solo", "-n", "browser@%h",
+         "--without-heartbeat", "--without-mingle", "--without-gossip", "-l", "warning"],
+        cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    try:
+        yield worker
+    finally:
+        worker.terminate()
+        try:
+            worker.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            worker.kill()
+            worker.wait(timeout=5)
+        if worker.stderr:
+            worker.stderr.close()
+        conf.broker_url, conf.task_always_eager = saved
+        webhooks._publisher.resume()
+
+
+def _wait_for(predicate, *, timeout: float, what: str, worker=None):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return
+        if worker is not None and worker.poll() is not None:
+            raise AssertionError(f"the worker exited ({worker.returncode}): "
+                                 f"{worker.stderr.read().decode()[-2000:]}")
+        time.sleep(0.25)
+    raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what}")
+
+
+@pytest.mark.integration
+def test_sandbox_meeting_ends_and_its_page_shows_a_chart(page, live_server, acme, sandbox,
+                                                         real_worker, superuser):
+    from zoom_integration.models import ZoomMeeting
+
+    # Connect the tenant the way an Installation URL does (no state), over HTTP.
+    code = sandbox.authorization_code(acme.client_id, REDIRECT)
+    answer = requests.get(f"{live_server.url}/adminapi/zoom/oauth/authorize",
+                          params={"code": code}, headers={"Host": HOST}, timeout=30)
+    assert answer.status_code == 200, answer.text[:500]
+
+    # The sandbox ends a meeting and delivers meeting.ended to the live server; the worker
+    # processes the delivery, then fetches the meeting's dashboard data from the sandbox.
+    ended = sandbox.end_meeting(client_id=acme.client_id, participants=4, minutes=6,
+                                topic="Sandbox all-hands")
+    assert sandbox.wait_deliveries(timeout=30)
+
+    def fetched():
+        meeting = ZoomMeeting.objects.filter(tenant=acme, uuid=ended["uuid"]).first()
+        return meeting is not None and meeting.fetch_status == "done"
+
+    _wait_for(fetched, timeout=60, what="the meeting's metrics fetch", worker=real_worker)
+    meeting = ZoomMeeting.objects.get(tenant=acme, uuid=ended["uuid"])
+    assert meeting.participants.count() == 4
+
+    admin_login(page, "boss", f"/admin/zoom_integration/zoommeeting/?tenant__id__exact={acme.pk}")
+    page.click("text=Sandbox all-hands")
+    page.wait_for_load_state()
+    _meeting_page_checks(page, meeting.pk, 4)

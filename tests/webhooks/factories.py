@@ -1,0 +1,33 @@
+"""Factories for stored webhook deliveries (tests/webhooks only)."""
+
+import json
+
+import factory
+
+from tests.factories import TenantFactory
+from zoom_integration.models import DeliveryStatus, ZoomWebhookDelivery
+
+
+def envelope(event: str, obj: dict | None = None, *, account_id: str = "Aq7Zp1",
+             event_ts: int = 1717000000123, **payload) -> dict:
+    """Zoom's common envelope (zoom-api-reference.md §2.4)."""
+    return {"event": event, "event_ts": event_ts,
+            "payload": {"account_id": account_id, **payload, "object": obj or {}}}
+
+
+class ZoomWebhookDeliveryFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = ZoomWebhookDelivery
+
+    class Params:
+        envelope = factory.LazyAttribute(
+            lambda o: envelope(o.event, {"id": "86012345678", "uuid": f"uuid-{o.sequence}=="}))
+        sequence = factory.Sequence(lambda n: n)
+
+    tenant = factory.SubFactory(TenantFactory)
+    event = "meeting.ended"
+    event_ts = factory.LazyAttribute(lambda o: o.envelope.get("event_ts"))
+    account_id = "Aq7Zp1"
+    dedupe_key = factory.Sequence(lambda n: f"test:{n}")
+    body = factory.LazyAttribute(lambda o: json.dumps(o.envelope))
+    status = DeliveryStatus.PENDING

@@ -1,0 +1,211 @@
+"""Against the sandbox over real HTTP, on PostgreSQL and Redis, with real Celery workers."""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from contextlib import contextmanager
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+import requests
+from django.conf import settings
+from django.utils import timezone
+
+from zoom_integration.sandbox.testing import running_sandbox
+
+pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
+
+ROOT = Path(__file__).resolve().parents[2]
+REDIRECT = "https://acme.portal.test/adminapi/zoom/oauth/authorize"
+
+
+def _connect(zoom, tenant, *, plan="business"):
+    """Authorizes over the sandbox's OAuth (as the portal would) and stores the tokens."""
+    from zoom_integration.models import ConnectionState, ZoomConnection
+
+    app = zoom.register_app(redirect_uri=REDIRECT)
+    code = zoom.authorization_code(app["client_id"], REDIRECT)
+    answer = requests.post(f"{zoom.base_url}/oauth/token", timeout=10,
+                           auth=(app["client_id"], app["client_secret"]),
+                           data={"grant_type": "authorization_code", "code": code,
+                                 "redirect_uri": REDIRECT}).json()
+    ZoomConnection.objects.create(
+        tenant=tenant, state=ConnectionState.CONNECTED, access_token=answer["access_token"],
+        refresh_token=answer["refresh_token"],
+        access_token_expires_at=timezone.now() + timedelta(seconds=answer["expires_in"]))
+    tenant.zoom_account_id = app["account_id"]
+    tenant.zoom_plan = plan
+    tenant.client_id, tenant.client_secret = app["client_id"], app["client_secret"]
+    tenant.save()
+    return app
+
+
+@pytest.fixture
+def zoom(settings):
+    with running_sandbox(users=700, groups=4, meetings=2, webinars=1) as sandbox:
+        settings.ZOOM_API_BASE_URL = sandbox.api_base_url
+        settings.ZOOM_OAUTH_BASE_URL = sandbox.base_url
+        yield sandbox
+
+
+@contextmanager
+def celery_worker(zoom, *, name, queues="metrics,sync", overrides=None, visibility=3600):
+    db = settings.DATABASES["default"]
+    env = {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "tests.workers.worker_settings",
+        "CELERY_TASK_ALWAYS_EAGER": "0",
+        "DATABASE_URL": (f"postgres://{db['USER']}:{db.get('PASSWORD') or ''}@{db['HOST']}:"
+                         f"{db['PORT'] or 5432}/{db['NAME']}"),
+        "REDIS_URL": settings.REDIS_URL,
+        "ZOOM_API_BASE_URL": zoom.api_base_url,
+        "ZOOM_OAUTH_BASE_URL": zoom.base_url,
+        "ZOOM_RATE_LIMIT_OVERRIDES": json.dumps(overrides or {}),
+        "CELERY_VISIBILITY_TIMEOUT": str(visibility),
+    }
+    proc = subprocess.Popen(
+        [str(ROOT / ".venv/bin/celery"), "-A", "nectar_portal", "worker", "-Q", queues,
+         "-P", "solo", "-n", f"{name}@%h", "-l", "WARNING", "--without-gossip",
+         "--without-mingle", "--without-heartbeat"],
+        cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    try:
+        yield proc
+    finally:
+        if proc.poll() is None:
+            proc.terminate()
+            try:
+                proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+        if proc.stderr:
+            proc.stderr.close()
+
+
+@pytest.fixture
+def broker(monkeypatch):
+    """This process enqueues to the real broker (test settings run tasks eagerly)."""
+    from nectar_portal.celery import app
+
+    monkeypatch.setitem(app.conf, "CELERY_TASK_ALWAYS_EAGER", False)
+    monkeypatch.setitem(app.conf, "task_always_eager", False)
+    return app
+
+
+def _wait(predicate, timeout, what):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return
+        time.sleep(0.2)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+def test_users_and_groups_synced_from_the_sandbox(zoom, tenant):
+    from zoom_integration.directory import zoom_directory_sync
+    from zoom_integration.models import ZoomGroup, ZoomGroupMembership, ZoomUser
+
+    app = _connect(zoom, tenant)
+    account = zoom.sandbox.account_summary(zoom.sandbox.world.account(app["account_id"]))
+    runs = zoom_directory_sync(tenant=tenant)
+    assert [r.status for r in runs] == ["succeeded", "succeeded"]
+    assert ZoomUser.objects.filter(tenant=tenant, deleted_at__isnull=True).count() == \
+        account["users"] == 700
+    assert set(ZoomUser.objects.values_list("status", flat=True)) == {"active", "inactive",
+                                                                     "pending"}
+    assert ZoomGroup.objects.filter(tenant=tenant).count() == 4
+    assert ZoomGroupMembership.objects.filter(group__tenant=tenant).count() == 700
+    # Minimum list calls: pages of 300 per status, plus one groups call.
+    stats = zoom.stats()["rate_limits"][app["account_id"]]
+    counts = {s: zoom.sandbox.world.count_users(zoom.sandbox.world.account(app["account_id"]), s)
+              for s in ("active", "inactive", "pending")}
+    expected = sum(max(1, -(-n // 300)) for n in counts.values()) + 1
+    assert stats["Medium"]["calls"] == expected
+    # A user removed in Zoom is marked deleted on the next sync.
+    victim = ZoomUser.objects.filter(tenant=tenant, status="active").last()
+    zoom.delete_user(victim.zoom_id)
+    zoom_directory_sync(tenant=tenant)
+    victim.refresh_from_db()
+    assert victim.deleted_at is not None
+
+
+def test_an_ended_meeting_event_in_metrics_out(zoom, tenant, broker):
+    from zoom_integration.metrics import meeting_ended_record
+    from zoom_integration.models import QosSample, ZoomMeeting
+
+    app = _connect(zoom, tenant)
+    ended = zoom.end_meeting(client_id=app["client_id"], participants=25, minutes=6)
+    with celery_worker(zoom, name="metrics1"):
+        meeting_ended_record(tenant=tenant, kind="meeting", payload=ended["event"]["payload"])
+        meeting = ZoomMeeting.objects.get(tenant=tenant, uuid=ended["uuid"])
+        _wait(lambda: ZoomMeeting.objects.get(pk=meeting.pk).fetch_status in ("done", "failed"),
+              60, "the metrics task")
+    meeting.refresh_from_db()
+    assert meeting.fetch_status == "done", meeting.last_error
+    assert meeting.participants_count == 25
+    assert meeting.qos_samples == QosSample.objects.filter(meeting=meeting).count() > 25
+    assert meeting.quality in ("good", "poor")
+
+
+def test_two_workers_share_the_rate_limit(zoom, tenant, broker):
+    from zoom_integration.metrics import meeting_ended_record
+    from zoom_integration.models import ZoomMeeting
+
+    app = _connect(zoom, tenant)
+    limit = 5
+    zoom.configure(rate_limits={"Heavy": {"per_second": limit}})
+    ended = [zoom.end_meeting(client_id=app["client_id"], participants=20, minutes=2)
+             for _ in range(6)]  # 6 x (detail + participants + 2 QoS pages) = 24 Heavy calls
+    zoom.reset()
+    overrides = {"Heavy": {"per_second": limit}}
+    with celery_worker(zoom, name="rl1", overrides=overrides), \
+            celery_worker(zoom, name="rl2", overrides=overrides):
+        for event in ended:
+            meeting_ended_record(tenant=tenant, kind="meeting", payload=event["event"]["payload"])
+        _wait(lambda: not ZoomMeeting.objects.filter(tenant=tenant).exclude(
+            fetch_status__in=("done", "failed")).exists(), 90, "six fetches")
+    assert set(ZoomMeeting.objects.filter(tenant=tenant).values_list("fetch_status",
+                                                                     flat=True)) == {"done"}
+    heavy = zoom.stats()["rate_limits"][app["account_id"]]["Heavy"]
+    assert heavy["calls"] == 24
+    assert heavy["rejected_qps"] == 0
+    assert heavy["max_per_second"] <= limit
+
+
+def test_a_worker_killed_mid_task_and_the_task_completed_once(zoom, tenant, broker):
+    from zoom_integration.metrics import meeting_ended_record
+    from zoom_integration.models import QosSample, ZoomMeeting, ZoomParticipant
+
+    app = _connect(zoom, tenant)
+    ended = zoom.end_meeting(client_id=app["client_id"], participants=40, minutes=3)
+    zoom.set_faults(delay=1.0, path_prefix="/v2/metrics")  # each Heavy call takes a second
+    visibility = 4
+    with celery_worker(zoom, name="doomed", visibility=visibility) as doomed:
+        meeting_ended_record(tenant=tenant, kind="meeting", payload=ended["event"]["payload"])
+        meeting = ZoomMeeting.objects.get(tenant=tenant, uuid=ended["uuid"])
+        _wait(lambda: ZoomMeeting.objects.get(pk=meeting.pk).fetch_status == "fetching", 30,
+              "the task to start")
+        time.sleep(1.5)  # mid-task: inside the QoS paging
+        doomed.send_signal(signal.SIGKILL)
+        doomed.wait(timeout=10)
+    assert ZoomMeeting.objects.get(pk=meeting.pk).fetch_status == "fetching"
+    zoom.clear_faults()
+    with celery_worker(zoom, name="survivor", visibility=visibility):
+        _wait(lambda: ZoomMeeting.objects.get(pk=meeting.pk).fetch_status == "done", 60,
+              "the redelivered task")
+        time.sleep(visibility + 1)  # a second redelivery would show up as another attempt
+    meeting.refresh_from_db()
+    assert meeting.fetch_status == "done"
+    assert meeting.fetch_attempts == 2  # the killed attempt and the one that completed
+    assert ZoomParticipant.objects.filter(meeting=meeting).count() == 40
+    samples = QosSample.objects.filter(meeting=meeting)
+    assert samples.count() == meeting.qos_samples
+    assert samples.values("participant", "sampled_at").distinct().count() == samples.count()
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(pytest.main([__file__, "-q"]))

@@ -1,0 +1,309 @@
+"""Meeting quality in the admin: the list of meetings and webinars, CSV export, the meeting page.
+
+Read-only for everyone: `view_zoommeeting` lets staff see the list, export what the filters
+show, and open a meeting's page (participants with device, network, location, classification
+and reason, plus server-side SVG charts of latency, jitter and loss per stream). Counts and
+shares come from `zoom_integration.operator.meetings_with_quality` (subqueries, no N+1).
+"""
+
+from __future__ import annotations
+
+import csv
+from collections.abc import Iterator
+
+from django.contrib import admin
+from django.contrib.admin.options import IncorrectLookupParameters
+from django.contrib.admin.utils import unquote
+from django.core.exceptions import PermissionDenied
+from django.http import HttpResponseRedirect, StreamingHttpResponse
+from django.template.response import TemplateResponse
+from django.urls import path, reverse
+from django.utils import timezone
+from django.utils.html import format_html
+
+from portal_security.access import TenantScopedAdminMixin, tenants_visible_to
+
+from ..charts import ChartSeries, Threshold, line_chart_svg
+from ..models import ZoomGroup, ZoomMeeting, ZoomUser
+from ..operator import (
+    CHART_METRICS,
+    STREAM_LABELS,
+    meeting_participants,
+    meeting_qos_series,
+    meeting_worst_series,
+    meetings_filter,
+    meetings_with_quality,
+)
+
+# Reference lines on the charts: the default "poor" limits of quality-rules.md (Microsoft CQD
+# audio: round trip > 500 ms, jitter > 30 ms, packet loss > 10 %).
+CHART_THRESHOLDS = {
+    "latency": Threshold(500, "poor above 500 ms"),
+    "jitter": Threshold(30, "poor above 30 ms"),
+    "loss": Threshold(10, "poor above 10 %"),
+}
+# Charts drawn per participant on one page; the meeting-level charts always cover everyone.
+MAX_PARTICIPANT_CHARTS = 60
+TENANT_PARAM = "tenant__id__exact"
+
+
+def _int_param(value: str | None) -> int | None:
+    if value in (None, ""):
+        return None
+    try:
+        return int(value)
+    except (TypeError, ValueError) as exc:
+        raise IncorrectLookupParameters(f"not a number: {value!r}") from exc
+
+
+class _TenantScopedFilter(admin.SimpleListFilter):
+    """Choices appear once a tenant is picked (thousands of users would not fit a sidebar)."""
+
+    limit = 200
+
+    def options_for(self, *, tenants, tenant_id: int | None, pk: int | None):
+        """(pk, label) pairs among `tenants` (those the user may see)."""
+        raise NotImplementedError
+
+    def lookups(self, request, model_admin):
+        selected = _int_param(self.value())  # a bad value: the admin's "?e=1" error page
+        try:
+            tenant_id = _int_param(request.GET.get(TENANT_PARAM))
+        except IncorrectLookupParameters:
+            tenant_id = None  # the tenant filter reports its own bad value
+        if not tenant_id and not selected:
+            return []
+        # Without a tenant, keep the selected choice visible (and so its filter applied).
+        options = self.options_for(tenants=tenants_visible_to(user=request.user),
+                                   tenant_id=tenant_id, pk=None if tenant_id else selected)
+        return [(str(pk), label) for pk, label in options[: self.limit]]
+
+
+class ZoomUserFilter(_TenantScopedFilter):
+    title = "user (host or participant)"
+    parameter_name = "user"
+
+    def options_for(self, *, tenants, tenant_id, pk):
+        users = ZoomUser.objects.filter(tenant__in=tenants)
+        users = (users.filter(tenant_id=tenant_id, deleted_at__isnull=True) if tenant_id
+                 else users.filter(pk=pk))
+        users = users.order_by("email", "display_name").values_list("pk", "email",
+                                                                     "display_name")
+        return [(pk, email or name or f"user {pk}") for pk, email, name in users]
+
+    def queryset(self, request, queryset):
+        user_id = _int_param(self.value())
+        return meetings_filter(queryset, user_id=user_id) if user_id else queryset
+
+
+class ZoomGroupFilter(_TenantScopedFilter):
+    title = "group"
+    parameter_name = "group"
+
+    def options_for(self, *, tenants, tenant_id, pk):
+        groups = ZoomGroup.objects.filter(tenant__in=tenants)
+        groups = (groups.filter(tenant_id=tenant_id, deleted_at__isnull=True) if tenant_id
+                  else groups.filter(pk=pk))
+        groups = groups.order_by("name").values_list("pk", "name")
+        return [(pk, name or f"group {pk}") for pk, name in groups]
+
+    def queryset(self, request, queryset):
+        group_id = _int_param(self.value())
+        return meetings_filter(queryset, group_id=group_id) if group_id else queryset
+
+
+def _percent(share: float | None) -> str:
+    return "—" if share is None else f"{share * 100:.0f}%"
+
+
+def _csv_cell(value) -> str:
+    """Text for a CSV cell; a leading = + - @ would run as a formula in a spreadsheet."""
+    text = "" if value is None else str(value)
+    return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
+
+
+CSV_COLUMNS = (
+    ("tenant", lambda m: m.tenant.slug),
+    ("kind", lambda m: m.kind),
+    ("topic", lambda m: m.topic),
+    ("meeting_id", lambda m: m.zoom_meeting_id),
+    ("uuid", lambda m: m.uuid),
+    ("host_email", lambda m: m.host_email),
+    ("start_time", lambda m: m.start_time.isoformat() if m.start_time else ""),
+    ("end_time", lambda m: m.end_time.isoformat() if m.end_time else ""),
+    ("participants", lambda m: m.q_participants),
+    ("poor_participants", lambda m: m.q_poor),
+    ("classified_participants", lambda m: m.q_classified),
+    ("poor_share_percent", lambda m: "" if m.q_poor_share is None
+     else f"{m.q_poor_share * 100:.1f}"),
+    ("worst_metric", lambda m: m.q_worst or ""),
+    ("quality", lambda m: m.quality),
+    ("fetch_status", lambda m: m.fetch_status),
+)
+
+
+class _Echo:
+    def write(self, value):
+        return value
+
+
+def meetings_csv_response(queryset, filename: str) -> StreamingHttpResponse:
+    writer = csv.writer(_Echo())
+
+    def rows() -> Iterator[str]:
+        yield writer.writerow([name for name, _ in CSV_COLUMNS])
+        for meeting in queryset.iterator(chunk_size=500):
+            yield writer.writerow([_csv_cell(get(meeting)) for _, get in CSV_COLUMNS])
+
+    response = StreamingHttpResponse(rows(), content_type="text/csv; charset=utf-8")
+    response["Content-Disposition"] = f'attachment; filename="{filename}"'
+    return response
+
+
+@admin.register(ZoomMeeting)
+class ZoomMeetingAdmin(TenantScopedAdminMixin, admin.ModelAdmin):
+    # Staff see the meetings of the tenants granted to them (issue 9); superusers see all.
+    tenant_lookup = "tenant"
+    list_display = ("title", "tenant", "kind", "end_time", "participants", "poor_share",
+                    "worst", "quality_badge", "fetch_status")
+    list_filter = (("tenant", admin.RelatedOnlyFieldListFilter),
+                   ("end_time", admin.DateFieldListFilter), "quality", "kind",
+                   ZoomUserFilter, ZoomGroupFilter, "fetch_status")
+    search_fields = ("topic", "uuid", "zoom_meeting_id", "host_email")
+    date_hierarchy = "end_time"
+    list_select_related = ("tenant",)
+    list_per_page = 50
+    actions = ("export_csv",)
+    change_list_template = "admin/zoom_integration/zoommeeting/change_list.html"
+
+    class Media:
+        css = {"all": ("portal/operator.css",)}
+
+    # Read-only: view permission shows everything; nothing is added, changed or deleted here.
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    def get_queryset(self, request):
+        return meetings_with_quality(super().get_queryset(request))
+
+    def get_urls(self):
+        opts = self.model._meta
+        name = f"{opts.app_label}_{opts.model_name}"
+        return [path("csv/", self.admin_site.admin_view(self.csv_view), name=f"{name}_csv"),
+                *super().get_urls()]
+
+    # --- Columns ---------------------------------------------------------------------------
+
+    @admin.display(description="Topic", ordering="topic")
+    def title(self, meeting):
+        url = reverse("admin:zoom_integration_zoommeeting_change", args=[meeting.pk])
+        return format_html('<a href="{}">{}</a>', url, meeting.topic or meeting.uuid)
+
+    @admin.display(description="Participants", ordering="q_participants")
+    def participants(self, meeting):
+        return meeting.q_participants
+
+    @admin.display(description="Poor", ordering="q_poor_share")
+    def poor_share(self, meeting):
+        if meeting.q_poor_share is None:
+            return "—"
+        return format_html("{} <span class=\"op-reason\">({} of {})</span>",
+                           _percent(meeting.q_poor_share), meeting.q_poor, meeting.q_classified)
+
+    @admin.display(description="Worst metric")
+    def worst(self, meeting):
+        return meeting.q_worst or "—"
+
+    @admin.display(description="Quality", ordering="quality")
+    def quality_badge(self, meeting):
+        return format_html('<span class="op-badge op-q-{}">{}</span>', meeting.quality,
+                           meeting.get_quality_display())
+
+    # --- CSV -------------------------------------------------------------------------------
+
+    @admin.action(description="Export selected meetings as CSV")
+    def export_csv(self, request, queryset):
+        return meetings_csv_response(meetings_with_quality(queryset.order_by("-end_time", "-pk")),
+                                     f"meetings-{timezone.now():%Y%m%d-%H%M}.csv")
+
+    def csv_view(self, request):
+        """Exactly the rows the changelist shows for the same query string (all pages)."""
+        if not self.has_view_permission(request):
+            raise PermissionDenied
+        try:
+            changelist = self.get_changelist_instance(request)
+        except IncorrectLookupParameters:
+            return HttpResponseRedirect(
+                reverse("admin:zoom_integration_zoommeeting_changelist") + "?e=1")
+        return meetings_csv_response(changelist.queryset,
+                                     f"meetings-{timezone.now():%Y%m%d-%H%M}.csv")
+
+    def changelist_view(self, request, extra_context=None):
+        extra_context = {"title": "Meeting and webinar quality", **(extra_context or {}),
+                         "csv_url": reverse("admin:zoom_integration_zoommeeting_csv")}
+        return super().changelist_view(request, extra_context)
+
+    # --- The meeting page ------------------------------------------------------------------
+
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        meeting = self.get_object(request, unquote(object_id))
+        if meeting is None:
+            return self._get_obj_does_not_exist_redirect(request, self.model._meta, object_id)
+        if not self.has_view_permission(request, meeting):
+            raise PermissionDenied
+        participants = list(meeting_participants(meeting=meeting))
+        series = meeting_qos_series(meeting=meeting)
+        worst = meeting_worst_series(series)
+        meeting_charts = [
+            line_chart_svg(
+                chart_id=f"meeting-{meeting.pk}-{metric}",
+                title=f"{label}: worst participant per minute",
+                series=[ChartSeries(STREAM_LABELS[s], pts) for s, pts in worst[metric].items()],
+                y_label=label.split(" (")[0], unit=unit,
+                thresholds=[CHART_THRESHOLDS[metric]],
+                description=f"{label} of this meeting per stream, highest value among "
+                            "participants each minute.")
+            for metric, (label, unit, _keys) in CHART_METRICS.items() if metric in worst]
+        # Poor participants first, so their charts are inside the drawn set.
+        charted = sorted(participants, key=lambda p: (p.quality != "poor", p.position))
+        charted_ids = {p.pk for p in charted[:MAX_PARTICIPANT_CHARTS]}
+        rows = []
+        for p in participants:
+            ps = series.get(p.pk)
+            charts = []
+            if ps and p.pk in charted_ids:
+                for metric, (label, unit, _keys) in CHART_METRICS.items():
+                    if metric not in ps.series:
+                        continue
+                    charts.append(line_chart_svg(
+                        chart_id=f"participant-{p.pk}-{metric}",
+                        title=f"{label}: {p.user_name or 'participant ' + str(p.position)}",
+                        series=[ChartSeries(STREAM_LABELS[s], pts)
+                                for s, pts in ps.series[metric].items()],
+                        y_label=label.split(" (")[0], unit=unit,
+                        thresholds=[CHART_THRESHOLDS[metric]], height=220))
+            rows.append({"participant": p, "charts": charts,
+                         "samples": ps.samples if ps else 0,
+                         "charts_skipped": bool(ps) and p.pk not in charted_ids})
+        context = {
+            **self.admin_site.each_context(request),
+            "opts": self.model._meta,
+            "title": meeting.topic or meeting.uuid,
+            "meeting": meeting,
+            "rows": rows,
+            "meeting_charts": meeting_charts,
+            "max_participant_charts": MAX_PARTICIPANT_CHARTS,
+            "changelist_url": reverse("admin:zoom_integration_zoommeeting_changelist"),
+            "tenant_meetings_url": reverse("admin:zoom_integration_zoommeeting_changelist")
+            + f"?{TENANT_PARAM}={meeting.tenant_id}",
+            "media": self.media,
+            **(extra_context or {}),
+        }
+        return TemplateResponse(request, "admin/zoom_integration/zoommeeting/detail.html",
+                                context)

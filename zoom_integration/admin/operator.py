@@ -1,0 +1,252 @@
+"""Admin pages for operators: the tenant health overview and each tenant's setup checklist.
+
+`TenantHealth` (a proxy of `Tenant`) gives the overview its own entry and permission: staff with
+`zoom_integration.view_tenanthealth` see the overview, the checklist and its printable version;
+nobody adds, changes or deletes through it. Everything shown comes from
+`zoom_integration.operator` selectors; no page here shows a secret.
+"""
+
+from __future__ import annotations
+
+from django.contrib import admin
+from django.contrib.admin.utils import unquote
+from django.core.exceptions import PermissionDenied
+from django.db.models import BooleanField, Value
+from django.http import Http404, HttpResponseRedirect
+from django.template.response import TemplateResponse
+from django.urls import path, reverse
+from django.utils import timezone
+from django.utils.html import format_html
+
+from portal_security.access import TenantScopedAdminMixin
+from tenants.models import Tenant
+from tenants.selectors import tenant_zoom_urls
+
+from ..models import TenantHealth, ZoomMeeting
+from ..operator import (
+    SUBSCRIBED_EVENTS,
+    HealthCode,
+    StepState,
+    health_from_row,
+    setup_checklist,
+    tenant_health,
+    tenant_health_overview,
+)
+
+
+class HealthStatusFilter(admin.SimpleListFilter):
+    title = "status"
+    parameter_name = "status"
+
+    def lookups(self, request, model_admin):
+        return HealthCode.CHOICES
+
+    def queryset(self, request, queryset):
+        if self.value() in HealthCode.LABELS:
+            return queryset.filter(h_status=self.value())
+        return queryset
+
+
+def status_badge(code: str, label: str):
+    return format_html('<span class="op-badge op-{}">{}</span>', code, label)
+
+
+class _HealthOverviewAdmin(admin.ModelAdmin):
+    """Rows come annotated from the health selector; ordering needs those annotations, so it
+    is applied here rather than by ModelAdmin.get_queryset (which orders before annotating)."""
+
+    def get_queryset(self, request):
+        # The "Pages" column links only where the user may go; the flags ride on each row
+        # (the admin instance is shared between requests, so it cannot hold them).
+        qs = tenant_health_overview(base=self.model._default_manager.get_queryset()).annotate(
+            h_can_meetings=Value(request.user.has_perm("zoom_integration.view_zoommeeting"),
+                                 output_field=BooleanField()),
+            h_can_edit=Value(request.user.has_perm("tenants.change_tenant"),
+                             output_field=BooleanField()))
+        return qs.order_by(*self.get_ordering(request))
+
+    def get_ordering(self, request):
+        return ("h_rank", "name")  # worst first (annotations: not checkable as `ordering`)
+
+
+@admin.register(TenantHealth)
+class TenantHealthAdmin(TenantScopedAdminMixin, _HealthOverviewAdmin):
+    tenant_lookup = ""  # the rows are tenants; staff see those granted to them (issue 9)
+    list_display = ("tenant_name", "status", "last_event", "last_sync", "failed_deliveries",
+                    "api_calls_today")
+    list_display_links = None
+    list_filter = (HealthStatusFilter, "is_active", "zoom_plan")
+    search_fields = ("name", "slug", "zoom_account_id", "domains__domain")
+    actions = None
+    list_per_page = 100
+    # Facet counts would re-run the status expression once per choice: not worth it here.
+    show_facets = admin.ShowFacets.NEVER
+
+    class Media:
+        css = {"all": ("portal/operator.css",)}
+        js = ("portal/copy.js",)
+
+    # Read-only: the overview and checklist only look.
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    def get_search_results(self, request, queryset, search_term):
+        # Search through domains joins; answer with ids so the annotations stay un-duplicated.
+        found, may_have_duplicates = super().get_search_results(request, queryset, search_term)
+        if may_have_duplicates:
+            return queryset.filter(pk__in=found.values("pk")), False
+        return found, False
+
+    def get_urls(self):
+        opts = self.model._meta
+        name = f"{opts.app_label}_{opts.model_name}"
+        view = self.admin_site.admin_view
+        return [
+            path("<path:object_id>/checklist/", view(self.checklist_view),
+                 name=f"{name}_checklist"),
+            path("<path:object_id>/checklist/print/", view(self.checklist_print_view),
+                 name=f"{name}_checklist_print"),
+            *super().get_urls(),
+        ]
+
+    # --- Columns ---------------------------------------------------------------------------
+
+    @admin.display(description="Tenant", ordering="name")
+    def tenant_name(self, row):
+        url = reverse("admin:zoom_integration_tenanthealth_checklist", args=[row.pk])
+        inactive = " (inactive)" if not row.is_active else ""
+        return format_html('<a href="{}">{}</a>{}<div class="op-reason">{}</div>', url,
+                           row.name, inactive, self.links(row))
+
+    @admin.display(description="Status", ordering="h_rank")
+    def status(self, row):
+        health = health_from_row(row)
+        return format_html('{}<div class="op-reason op-wrap">{}</div>',
+                           status_badge(health.code, health.label), health.reason)
+
+    @admin.display(description="Last event", ordering="h_last_event_at")
+    def last_event(self, row):
+        if not row.h_last_event_at:
+            return "—"
+        return format_html("{}<div class=\"op-reason\">{}</div>",
+                           _when(row.h_last_event_at), row.h_last_event)
+
+    @admin.display(description="Last sync", ordering="h_last_sync_at")
+    def last_sync(self, row):
+        if not row.h_last_sync_at:
+            return "—"
+        return format_html('{}<div class="op-reason">{}, {} users</div>',
+                           _when(row.h_last_sync_at), row.h_last_sync_status, row.h_users)
+
+    @admin.display(description="Failed deliveries", ordering="h_failed_deliveries")
+    def failed_deliveries(self, row):
+        if not row.h_failed_deliveries:
+            return "0"
+        return format_html('<strong class="op-bad">{}</strong> ({} in 24 h)',
+                           row.h_failed_deliveries, row.h_recent_failed_deliveries)
+
+    # The cap counts Heavy + Resource-intensive calls together (zoom-api-reference.md §5).
+    @admin.display(description="Capped API calls today", ordering="h_api_cap_share")
+    def api_calls_today(self, row):
+        share = row.h_api_calls_today / row.h_daily_cap if row.h_daily_cap else 0
+        css = "op-bad" if share >= 0.9 else "op-warn" if share >= 0.7 else ""
+        limited = (format_html('<div class="op-reason op-bad">{} rate-limited</div>',
+                               row.h_rate_limited_today) if row.h_rate_limited_today else "")
+        return format_html(
+            '<span class="{}">{} / {}</span><div class="op-reason">{}% of the cap; {} calls '
+            'in all categories</div>{}',
+            css, f"{row.h_api_calls_today:,}", f"{row.h_daily_cap:,}", f"{share * 100:.1f}",
+            f"{row.h_api_calls_today_all:,}", limited)
+
+    def links(self, row):
+        """Checklist, meetings and the tenant's own page: only where the user may go."""
+        links = [format_html('<a href="{}">Checklist</a>', reverse(
+            "admin:zoom_integration_tenanthealth_checklist", args=[row.pk]))]
+        if row.h_can_meetings:
+            links.append(format_html('<a href="{}?tenant__id__exact={}">Meetings</a>',
+                                     reverse("admin:zoom_integration_zoommeeting_changelist"),
+                                     row.pk))
+        if row.h_can_edit:
+            links.append(format_html('<a href="{}">Edit tenant</a>', reverse(
+                "admin:tenants_tenant_change", args=[row.pk])))
+        return format_html(" · ".join(["{}"] * len(links)), *links)
+
+    # --- Pages -----------------------------------------------------------------------------
+
+    def changelist_view(self, request, extra_context=None):
+        return super().changelist_view(request, {"title": "Tenant health",
+                                                 **(extra_context or {})})
+
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        # The proxy's change form would list Tenant's fields; the checklist is this page.
+        return HttpResponseRedirect(
+            reverse("admin:zoom_integration_tenanthealth_checklist", args=[object_id]))
+
+    def _tenant_or_404(self, request, object_id) -> Tenant:
+        if not self.has_view_permission(request):
+            raise PermissionDenied
+        try:
+            pk = int(unquote(object_id))
+        except (TypeError, ValueError) as exc:
+            raise Http404("No such tenant.") from exc
+        tenant = (Tenant.objects.prefetch_related("domains")
+                  .defer("client_secret", "secret_token", "verification_token")
+                  .filter(pk=pk).first())
+        if tenant is None:
+            raise Http404("No such tenant.")
+        if not self.has_view_permission(request, tenant):  # a tenant not granted to this user
+            raise PermissionDenied
+        return tenant
+
+    def _checklist_context(self, request, tenant: Tenant) -> dict:
+        steps = setup_checklist(tenant=tenant)
+        health = tenant_health(tenant=tenant)
+        return {
+            "tenant": tenant,
+            "steps": steps,
+            "health": health,
+            "urls": tenant_zoom_urls(tenant=tenant),
+            "events": SUBSCRIBED_EVENTS,
+            "done_count": sum(1 for s in steps if s.state == StepState.DONE),
+            "generated_at": timezone.now(),
+        }
+
+    def checklist_view(self, request, object_id):
+        tenant = self._tenant_or_404(request, object_id)
+        opts = self.model._meta
+        context = {
+            **self.admin_site.each_context(request),
+            **self._checklist_context(request, tenant),
+            "opts": opts,
+            "title": f"Setup checklist: {tenant.name}",
+            "print_url": reverse("admin:zoom_integration_tenanthealth_checklist_print",
+                                 args=[tenant.pk]),
+            "tenant_change_url": (reverse("admin:tenants_tenant_change", args=[tenant.pk])
+                                  if request.user.has_perm("tenants.change_tenant") else None),
+            "meetings_url": (
+                reverse("admin:zoom_integration_zoommeeting_changelist")
+                + f"?tenant__id__exact={tenant.pk}"
+                if request.user.has_perm(f"{ZoomMeeting._meta.app_label}.view_zoommeeting")
+                else None),
+            "media": self.media,
+        }
+        return TemplateResponse(request, "admin/zoom_integration/tenanthealth/checklist.html",
+                                context)
+
+    def checklist_print_view(self, request, object_id):
+        tenant = self._tenant_or_404(request, object_id)
+        return TemplateResponse(
+            request, "admin/zoom_integration/tenanthealth/checklist_print.html",
+            self._checklist_context(request, tenant))
+
+
+def _when(value):
+    local = timezone.localtime(value)
+    return format_html('<time datetime="{}">{}</time>', value.isoformat(),
+                       local.strftime("%Y-%m-%d %H:%M"))

@@ -1,0 +1,200 @@
+"""Tenant admin, Zoom side: connection state, the customer's link, "Test connection", "Revoke".
+
+Subclasses `tenants.admin.TenantAdmin` (tenants/ imports nothing from here) and re-registers
+Tenant with it. Nothing here shows a token: only state, account, scopes and times. Both actions
+exist as changelist actions (several tenants at once) and as buttons on the change page; the
+buttons post the change form (so its CSRF token) to small admin views.
+"""
+
+from __future__ import annotations
+
+from django.contrib import admin, messages
+from django.contrib.admin.utils import unquote
+from django.core.exceptions import PermissionDenied
+from django.http import Http404, HttpResponseNotAllowed, HttpResponseRedirect
+from django.urls import path, reverse
+from django.utils.html import format_html, format_html_join
+
+from portal_security.access import TenantScopedAdminMixin
+from tenants.admin import TenantAdmin, copyable
+from tenants.models import Tenant
+from tenants.selectors import tenant_zoom_urls
+
+from .. import oauth
+from ..exceptions import ReauthorizationRequiredError, ZoomAPIError, ZoomTransientError
+from ..models import ConnectionState
+from .directory import sync_now
+
+
+def _connection(tenant: Tenant):
+    try:
+        return tenant.zoom_connection
+    except Tenant.zoom_connection.RelatedObjectDoesNotExist:
+        return None
+
+
+def _state_label(tenant: Tenant) -> str:
+    conn = _connection(tenant)
+    return conn.get_state_display() if conn else ConnectionState.NOT_CONNECTED.label
+
+
+class ZoomTenantAdmin(TenantScopedAdminMixin, TenantAdmin):
+    tenant_lookup = ""  # the rows are tenants
+    list_display = (*TenantAdmin.list_display, "zoom_connection_state")
+    readonly_fields = (*TenantAdmin.readonly_fields, "zoom_connection_details",
+                       "zoom_customer_link", "zoom_connection_buttons", "zoom_operations")
+    fieldsets = (
+        (None, {"fields": ("zoom_operations",)}),
+        *TenantAdmin.fieldsets,
+        ("Zoom connection (customer authorization)", {
+            "fields": ("zoom_connection_details", "zoom_customer_link",
+                       "zoom_connection_buttons"),
+            "description": "Send the customer link to the customer: it opens Zoom's consent "
+                           "page for their app and brings them back here.",
+        }),
+    )
+    actions = ["test_zoom_connection", "revoke_zoom_connection", sync_now]
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).select_related("zoom_connection")
+
+    # --- read-only fields ---------------------------------------------------------------------
+
+    @admin.display(description="Zoom connection")
+    def zoom_connection_state(self, tenant):
+        return _state_label(tenant)
+
+    @admin.display(description="Connection")
+    def zoom_connection_details(self, tenant):
+        conn = _connection(tenant) if tenant.pk else None
+        if conn is None:
+            return "Not connected: the customer has not authorized the app yet."
+        rows = [
+            ("State", conn.get_state_display()),
+            ("Zoom account ID", tenant.zoom_account_id or "—"),
+            ("Authorized by", " ".join(filter(None, [conn.authorized_by_email,
+                                                     f"at {conn.authorized_at:%Y-%m-%d %H:%M} UTC"
+                                                     if conn.authorized_at else ""])) or "—"),
+            ("Granted scopes", conn.scopes or "—"),
+            ("Missing scopes", conn.missing_scopes or "none"),
+            ("Access token expires", f"{conn.access_token_expires_at:%Y-%m-%d %H:%M:%S} UTC"
+             if conn.access_token_expires_at else "—"),
+            ("Last refresh", f"{conn.last_refreshed_at:%Y-%m-%d %H:%M:%S} UTC"
+             if conn.last_refreshed_at else "—"),
+            ("Last error", conn.last_error or "none"),
+        ]
+        return format_html('<table class="zoom-connection">{}</table>', format_html_join(
+            "", "<tr><th>{}</th><td>{}</td></tr>", rows))
+
+    @admin.display(description="Setup and data")
+    def zoom_operations(self, tenant):
+        """Where staff go next: the setup checklist and this customer's Zoom data."""
+        if not tenant.pk:
+            return "Save the tenant to get its setup checklist."
+        conn = _connection(tenant)
+        validated = (f"Zoom validated the event endpoint at "
+                     f"{conn.endpoint_validated_at:%Y-%m-%d %H:%M} UTC"
+                     if conn and conn.endpoint_validated_at
+                     else "Zoom has not validated the event endpoint yet")
+        links = [
+            (reverse("admin:zoom_integration_tenanthealth_checklist", args=[tenant.pk]),
+             "Setup checklist"),
+            (reverse("admin:zoom_integration_zoommeeting_changelist")
+             + f"?tenant__id__exact={tenant.pk}", "Meeting quality"),
+            (reverse("admin:zoom_integration_zoomwebhookdelivery_changelist")
+             + f"?tenant__id__exact={tenant.pk}", "Webhook deliveries"),
+            (reverse("admin:zoom_integration_syncrun_changelist")
+             + f"?tenant__id__exact={tenant.pk}", "Directory syncs"),
+        ]
+        return format_html("{}<div>{}</div>", format_html_join(
+            " · ", '<a href="{}">{}</a>', links), validated)
+
+    @admin.display(description="Customer link")
+    def zoom_customer_link(self, tenant):
+        return copyable(tenant_zoom_urls(tenant=tenant).oauth_start_url if tenant.pk else None)
+
+    @admin.display(description="Actions")
+    def zoom_connection_buttons(self, tenant):
+        if not tenant.pk:
+            return "—"
+        test_url = reverse("admin:tenants_tenant_zoom_test", args=[tenant.pk])
+        revoke_url = reverse("admin:tenants_tenant_zoom_revoke", args=[tenant.pk])
+        return format_html(
+            '<button type="submit" class="button" formaction="{}" formnovalidate>'
+            "Test connection</button> "
+            '<button type="submit" class="button" formaction="{}" formnovalidate '
+            "onclick=\"return confirm('Revoke the Zoom authorization and delete the tokens?')\">"
+            "Revoke</button>", test_url, revoke_url)
+
+    # --- actions ------------------------------------------------------------------------------
+
+    def _test_one(self, request, tenant: Tenant) -> None:
+        try:
+            result = oauth.connection_test(tenant=tenant)
+        except ReauthorizationRequiredError:
+            self.message_user(request, f"{tenant}: not connected or needs re-authorization; "
+                              "send the customer link.", messages.WARNING)
+        except ZoomTransientError as exc:
+            self.message_user(request, f"{tenant}: Zoom did not answer ({exc}); try again.",
+                              messages.ERROR)
+        except ZoomAPIError as exc:
+            self.message_user(request, f"{tenant}: Zoom refused the call ({exc}).",
+                              messages.ERROR)
+        else:
+            level = messages.SUCCESS if result["account_matches"] else messages.WARNING
+            note = "" if result["account_matches"] else " (differs from the stored account!)"
+            self.message_user(request, f"{tenant}: connection works; Zoom account "
+                              f"{result['account_id']}{note}, user {result['email']}.", level)
+
+    def _revoke_one(self, request, tenant: Tenant) -> None:
+        try:
+            oauth.connection_revoke(tenant=tenant)
+        except ZoomAPIError as exc:
+            self.message_user(request, f"{tenant}: tokens deleted here, but Zoom did not "
+                              f"confirm the revocation ({exc}).", messages.WARNING)
+        else:
+            self.message_user(request, f"{tenant}: Zoom authorization revoked and tokens "
+                              "deleted.", messages.SUCCESS)
+
+    @admin.action(description="Test Zoom connection", permissions=["change"])
+    def test_zoom_connection(self, request, queryset):
+        for tenant in queryset:
+            self._test_one(request, tenant)
+
+    @admin.action(description="Revoke Zoom authorization", permissions=["change"])
+    def revoke_zoom_connection(self, request, queryset):
+        for tenant in queryset:
+            self._revoke_one(request, tenant)
+
+    # --- change-page buttons ------------------------------------------------------------------
+
+    def get_urls(self):
+        wrap = self.admin_site.admin_view
+        return [
+            path("<path:object_id>/zoom-test/", wrap(self.zoom_test_view),
+                 name="tenants_tenant_zoom_test"),
+            path("<path:object_id>/zoom-revoke/", wrap(self.zoom_revoke_view),
+                 name="tenants_tenant_zoom_revoke"),
+            *super().get_urls(),
+        ]
+
+    def _button(self, request, object_id, run):
+        if request.method != "POST":
+            return HttpResponseNotAllowed(["POST"])
+        tenant = self.get_object(request, unquote(object_id))
+        if tenant is None:
+            raise Http404("No such tenant.")
+        if not self.has_change_permission(request, tenant):
+            raise PermissionDenied
+        run(request, tenant)
+        return HttpResponseRedirect(reverse("admin:tenants_tenant_change", args=[tenant.pk]))
+
+    def zoom_test_view(self, request, object_id):
+        return self._button(request, object_id, self._test_one)
+
+    def zoom_revoke_view(self, request, object_id):
+        return self._button(request, object_id, self._revoke_one)
+
+
+admin.site.unregister(Tenant)
+admin.site.register(Tenant, ZoomTenantAdmin)

@@ -1,0 +1,104 @@
+"""Webhook deliveries and refusals in the admin: read-only, with "Process again".
+
+Deliveries: filters by tenant, event, status and date; the stored body as pretty JSON; the
+"Process again" action (also `manage.py webhook_reprocess`). Refusals: per-day tallies, and
+totals by reason above the list. Nobody adds, edits or deletes here: deliveries are evidence.
+"""
+
+from __future__ import annotations
+
+import json
+
+from django.contrib import admin, messages
+from django.db.models import Max, Sum
+from django.utils.html import format_html
+
+from portal_security.access import TenantScopedAdminMixin
+
+from ..models import WebhookRejection, ZoomWebhookDelivery
+from ..webhooks import Reason, webhook_deliveries_requeue, webhook_delivery_enqueue
+
+
+class _ReadOnlyAdmin(TenantScopedAdminMixin, admin.ModelAdmin):
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(ZoomWebhookDelivery)
+class ZoomWebhookDeliveryAdmin(_ReadOnlyAdmin):
+    list_display = ("id", "tenant", "event", "status", "attempts", "duplicates", "received_at",
+                    "processed_at", "short_error")
+    list_filter = ("tenant", "event", "status", "received_at")
+    list_select_related = ("tenant",)
+    date_hierarchy = "received_at"
+    search_fields = ("dedupe_key", "account_id")
+    actions = ["process_again"]
+    fields = ("tenant", "event", "status", "event_ts", "account_id", "dedupe_key",
+              "received_at", "due_at", "started_at", "processed_at", "attempts", "sweeps",
+              "duplicates", "remote_addr", "headers_pretty", "payload_pretty", "last_error",
+              "traceback")
+    readonly_fields = fields
+
+    @admin.display(description="Last error")
+    def short_error(self, delivery):
+        return delivery.last_error[:80]
+
+    @admin.display(description="Body (as received, shown indented)")
+    def payload_pretty(self, delivery):
+        try:
+            text = json.dumps(json.loads(delivery.body), indent=2, ensure_ascii=False,
+                              sort_keys=True)
+        except ValueError:
+            text = delivery.body
+        return format_html('<pre class="webhook-payload">{}</pre>', text)
+
+    @admin.display(description="Headers")
+    def headers_pretty(self, delivery):
+        return format_html("<pre>{}</pre>", json.dumps(delivery.headers, indent=2, sort_keys=True))
+
+    def has_process_permission(self, request):
+        # Re-running changes the directory and schedules fetches: the model's change permission.
+        return request.user.has_perm("zoom_integration.change_zoomwebhookdelivery")
+
+    @admin.action(description="Process again", permissions=["process"])
+    def process_again(self, request, queryset):
+        ids = webhook_deliveries_requeue(delivery_ids=list(queryset.values_list("pk", flat=True)))
+        queued = sum(webhook_delivery_enqueue(delivery_id=pk) for pk in ids)
+        skipped = queryset.count() - len(ids)
+        message = f"Queued {queued} of {len(ids)} deliveries for processing."
+        if skipped:
+            message += f" {skipped} being processed right now were left alone."
+        if queued < len(ids):
+            message += " The broker did not answer: the rest are pending and will be swept."
+        self.message_user(request, message,
+                          messages.SUCCESS if queued == len(ids) else messages.WARNING)
+
+
+@admin.register(WebhookRejection)
+class WebhookRejectionAdmin(_ReadOnlyAdmin):
+    list_display = ("day", "tenant", "reason", "meaning", "count", "last_at")
+    list_filter = ("reason", "tenant", "day")
+    list_select_related = ("tenant",)
+    date_hierarchy = "day"
+    readonly_fields = ("tenant", "reason", "day", "count", "last_at")
+
+    @admin.display(description="Meaning")
+    def meaning(self, rejection):
+        return Reason.DESCRIPTIONS.get(rejection.reason, "")
+
+    def changelist_view(self, request, extra_context=None):
+        response = super().changelist_view(request, extra_context=extra_context)
+        changelist = getattr(response, "context_data", {}).get("cl")
+        if changelist is not None:
+            rows = (changelist.queryset.order_by().values("reason")
+                    .annotate(total=Sum("count"), last=Max("last_at")).order_by("-total"))
+            response.context_data["rejections_by_reason"] = [
+                {**row, "description": Reason.DESCRIPTIONS.get(row["reason"], "")}
+                for row in rows]
+        return response

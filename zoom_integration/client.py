@@ -1,0 +1,370 @@
+"""`ZoomClient(tenant)`: HTTP to Zoom's REST API for one tenant, and nothing else.
+
+Owns: base URL, timeouts, the Bearer header (from `oauth.access_token_get`, one retry after a
+401 code 124), the shared rate limiter before every call, pagination over `next_page_token` at
+each endpoint's maximum page size, `type=past` on dashboard calls, UUID double-encoding, 429
+handling (Retry-After in seconds or as a date; a daily limit parks instead of retrying), bounded
+jittered retries on 5xx and connection errors, and Zoom's errors as typed exceptions
+(zoom_integration/exceptions.py). It writes no model; tokens never reach a log line.
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import random
+import threading
+import time
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from email.utils import parsedate_to_datetime
+from urllib.parse import quote
+
+import requests
+from django.conf import settings
+
+from .exceptions import (
+    ZoomAPIError,
+    ZoomAuthError,
+    ZoomDashboardUnavailableError,
+    ZoomNotFoundError,
+    ZoomRateLimitedError,
+    ZoomTransientError,
+)
+from .ratelimit import HEAVY, LIGHT, MEDIUM, RateLimiter, api_usage_flush
+
+logger = logging.getLogger(__name__)
+
+# Maximum page sizes (zoom-api-reference.md §3 and §4.1).
+USERS_PAGE_SIZE = 300  # §3: 300 in spec-2018, 2000 claimed today; 300 is safe under both
+GROUP_MEMBERS_PAGE_SIZE = 300  # §3: max 300 per spec-2018
+PARTICIPANTS_PAGE_SIZE = 300  # §4.1: default 30, max 300
+QOS_PAGE_SIZE = 10  # §4.1: QoS list default 1, max 10
+
+# Zoom's numeric error codes we act on.
+CODE_TOKEN_INVALID = 124  # §1.1 / §6 item 10: expired or invalid access token
+CODE_DASHBOARD_UNAVAILABLE = 200  # §4 / §6 item 9: plan has no Dashboard
+CODE_PAGE_TOKEN_EXPIRED = 300  # §4.1: next_page_token is invalid or expired
+CODE_NOT_FOUND = 3001  # §4.5 / §6 item 4: meeting does not exist or not ended yet
+
+FLUSH_EVERY_SECONDS = 10.0
+
+
+def encode_uuid(uuid: str) -> str:
+    """A meeting UUID for a URL path: double-encoded when it starts with "/" or holds "//".
+
+    zoom-api-reference.md §4.1 "Double encoding" and §6 item 4: otherwise Zoom answers 3001.
+    """
+    once = quote(uuid, safe="")
+    if uuid.startswith("/") or "//" in uuid:
+        return quote(once, safe="")
+    return once
+
+
+def parse_retry_after(value: str | None, *, now: datetime | None = None) -> float | None:
+    """Seconds to wait from a Retry-After header: seconds, an ISO-8601 date-time, or HTTP-date.
+
+    §5: a daily-limit 429 carries an ISO date-time such as 2026-05-30T00:00:00Z.
+    """
+    if not value:
+        return None
+    value = value.strip()
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        pass
+    now = now or datetime.now(UTC)
+    when = None
+    try:
+        when = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        try:
+            when = parsedate_to_datetime(value)
+        except (TypeError, ValueError, IndexError):
+            return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)
+    return max(0.0, (when - now).total_seconds())
+
+
+def _setting(name: str, default):
+    return getattr(settings, name, default)
+
+
+class ZoomClient:
+    """One tenant's Zoom REST client. Use as a context manager, or call `close()`."""
+
+    def __init__(self, tenant, *, session: requests.Session | None = None,
+                 limiter: RateLimiter | None = None):
+        self.tenant = tenant
+        self.base_url = settings.ZOOM_API_BASE_URL.rstrip("/")
+        self.timeout = settings.ZOOM_HTTP_TIMEOUT
+        self.session = session or requests.Session()
+        self.limiter = limiter or RateLimiter(tenant)
+        self.max_retries = int(_setting("ZOOM_HTTP_MAX_RETRIES", 3))
+        self.backoff_base = float(_setting("ZOOM_HTTP_BACKOFF_SECONDS", 0.5))
+        self.backoff_max = float(_setting("ZOOM_HTTP_BACKOFF_MAX_SECONDS", 8.0))
+        # Per-second 429s we wait out in-process before handing back to the task's retry.
+        self.max_qps_wait = float(_setting("ZOOM_QPS_MAX_WAIT_SECONDS", 10.0))
+        self.calls = 0
+        self._token: str | None = None
+        self._last_flush = time.monotonic()
+        self._owner = threading.get_ident()  # usage is flushed (DB) from this thread only
+        self.sleep = time.sleep
+
+    # -- lifecycle ---------------------------------------------------------------------------
+
+    def __enter__(self) -> ZoomClient:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def close(self) -> None:
+        self.flush_usage()
+        self.session.close()
+
+    def flush_usage(self) -> None:
+        try:
+            api_usage_flush(tenant=self.tenant)
+        except Exception:  # counting must never fail a sync; the counts stay pending
+            logger.exception("could not persist Zoom API usage for tenant %s", self.tenant.pk)
+        self._last_flush = time.monotonic()
+
+    # -- core --------------------------------------------------------------------------------
+
+    def _access_token(self, rejected: str | None = None) -> str:
+        from .oauth import access_token_get
+
+        try:
+            if rejected is not None:
+                return access_token_get(tenant=self.tenant, rejected_token=rejected)
+            return access_token_get(tenant=self.tenant)
+        except RuntimeError as exc:
+            # oauth refreshes in a durable transaction; inside a metrics write transaction it
+            # cannot: give up this attempt, the task retries (and refreshes) outside it.
+            raise ZoomTransientError(f"token refresh impossible here: {exc}") from None
+
+    def _backoff(self, attempt: int) -> float:
+        # Full jitter: spreads the retries of many workers hitting the same hiccup.
+        return random.uniform(0, min(self.backoff_max, self.backoff_base * (2 ** attempt)))
+
+    def request(self, method: str, path: str, *, category: str,
+                params: dict | None = None) -> dict:
+        """One Zoom call (after the limiter); returns the JSON body, or raises a typed error."""
+        url = f"{self.base_url}/{path.lstrip('/')}"
+        if self._token is None:
+            self._token = self._access_token()
+        refreshed = False
+        failures = 0
+        qps_waited = 0.0
+        while True:
+            self.limiter.acquire(category, sleep=self.sleep)
+            self.calls += 1
+            try:
+                response = self.session.request(
+                    method, url, params=params, timeout=self.timeout,
+                    headers={"Authorization": f"Bearer {self._token}",
+                             "Accept": "application/json"})
+            except (requests.ConnectionError, requests.Timeout) as exc:
+                failures += 1
+                if failures > self.max_retries:
+                    raise ZoomTransientError(
+                        f"Zoom unreachable: {type(exc).__name__} on {method} {path}") from None
+                self.sleep(self._backoff(failures))
+                continue
+            finally:
+                if (time.monotonic() - self._last_flush > FLUSH_EVERY_SECONDS
+                        and threading.get_ident() == self._owner):
+                    self.flush_usage()
+
+            status = response.status_code
+            if status < 400:
+                if status == 204 or not response.content:
+                    return {}
+                try:
+                    return response.json()
+                except ValueError:
+                    raise ZoomTransientError(f"Zoom sent a non-JSON answer on {path}",
+                                             status=status) from None
+            body = _error_body(response)
+            code, message = body.get("code"), str(body.get("message") or response.reason or "")
+
+            if status == 401:
+                if code == CODE_TOKEN_INVALID and not refreshed:
+                    # §1.1: the token expired or was revoked; get a fresh one once.
+                    refreshed = True
+                    self._token = self._access_token(rejected=self._token)
+                    continue
+                raise ZoomAuthError(f"Zoom refused the access token: {message}",
+                                    status=status, code=code)
+            if status == 429:
+                error = self._rate_limited(response, code, message, category)
+                self.limiter.record_rate_limited(category)
+                if error.daily:
+                    self.limiter.park(category, error.retry_after_seconds)
+                    raise error
+                # Per-second: wait it out here a few times, then let the task retry.
+                wait = error.retry_after_seconds
+                if qps_waited + wait > self.max_qps_wait:
+                    raise error
+                qps_waited += wait
+                self.sleep(wait)
+                continue
+            if status >= 500:
+                failures += 1
+                if failures > self.max_retries:
+                    raise ZoomTransientError(f"Zoom answered {status} on {method} {path}",
+                                             status=status, code=code)
+                self.sleep(self._backoff(failures))
+                continue
+            if code == CODE_DASHBOARD_UNAVAILABLE:
+                raise ZoomDashboardUnavailableError(
+                    f"Dashboard unavailable on this Zoom plan: {message}", status=status,
+                    code=code)
+            if status == 404 or code == CODE_NOT_FOUND:
+                raise ZoomNotFoundError(f"Zoom: not found ({message})", status=status, code=code)
+            if code == CODE_PAGE_TOKEN_EXPIRED:
+                # §4.1: tokens live 15 minutes; the task starts the listing again.
+                raise ZoomTransientError(f"Zoom page token expired: {message}",
+                                         status=status, code=code)
+            raise ZoomAPIError(f"Zoom answered {status} on {method} {path}: {message}",
+                               status=status, code=code)
+
+    def _rate_limited(self, response, code, message, category) -> ZoomRateLimitedError:
+        # §5: X-RateLimit-Type is QPS or Daily-limit; some daily 429s lack it: read the text.
+        kind = (response.headers.get("X-RateLimit-Type") or "").lower()
+        daily = kind.startswith("daily") or (not kind and "daily" in message.lower())
+        category = response.headers.get("X-RateLimit-Category") or category
+        retry = parse_retry_after(response.headers.get("Retry-After"))
+        if daily:
+            from .ratelimit import seconds_until_utc_midnight
+
+            retry = retry if retry is not None else seconds_until_utc_midnight()
+        else:
+            retry = retry if retry is not None else 1.0 + random.uniform(0, 1.0)
+        return ZoomRateLimitedError(message or "Zoom rate limit", retry_after_seconds=retry,
+                                    daily=daily, category=category, code=code)
+
+    def paginate(self, path: str, *, category: str, page_size: int,
+                 params: dict | None = None) -> Iterator[dict]:
+        """Yields each page's JSON body, following `next_page_token` (§3, §4.1)."""
+        params = dict(params or {})
+        params["page_size"] = page_size
+        while True:
+            page = self.request("GET", path, category=category, params=params)
+            yield page
+            token = page.get("next_page_token")
+            if not token:
+                return
+            params["next_page_token"] = token
+
+    def prefetch(self, pages: Iterator[dict], depth: int = 2) -> Iterator[dict]:
+        """Yields `pages` while a helper thread already fetches the next ones.
+
+        Paging is sequential (each page names the next), but storing a page need not wait for
+        the next request: with this, a sync takes about max(fetch, store), not their sum. The
+        helper does HTTP only (no database); its errors are raised here, in order.
+        """
+        if self._token is None:
+            self._token = self._access_token()  # read here: the helper thread has no DB use
+        box: queue.Queue = queue.Queue(maxsize=depth)
+        stop = threading.Event()
+        done = object()
+
+        def produce() -> None:
+            try:
+                for page in pages:
+                    while not stop.is_set():
+                        try:
+                            box.put(("page", page), timeout=0.2)
+                            break
+                        except queue.Full:
+                            continue
+                    if stop.is_set():
+                        return
+                item = ("end", done)
+            except BaseException as exc:  # handed to the consumer, raised there
+                item = ("error", exc)
+            finally:
+                # A token refresh (oauth) may have opened this thread's own DB connection.
+                from django.db import connections
+
+                connections.close_all()
+            while not stop.is_set():
+                try:
+                    box.put(item, timeout=0.2)
+                    return
+                except queue.Full:
+                    continue
+
+        worker = threading.Thread(target=produce, name="zoom-prefetch", daemon=True)
+        worker.start()
+        try:
+            while True:
+                kind, value = box.get()
+                if kind == "page":
+                    yield value
+                elif kind == "error":
+                    raise value
+                else:
+                    return
+        finally:
+            stop.set()
+            worker.join(timeout=60)
+
+    # -- users and groups (§3) ---------------------------------------------------------------
+
+    def users_pages(self, *, status: str = "active") -> Iterator[dict]:
+        # https://developers.zoom.us/docs/api/users/#tag/users/GET/users (Medium)
+        return self.paginate("users", category=MEDIUM, page_size=USERS_PAGE_SIZE,
+                             params={"status": status})
+
+    def user_get(self, user_id: str) -> dict:
+        # GET /users/{userId} (Light)
+        return self.request("GET", f"users/{quote(user_id, safe='')}", category=LIGHT)
+
+    def groups_list(self) -> list[dict]:
+        # GET /groups (Medium); no pagination fields in either spec version (§3).
+        return list(self.request("GET", "groups", category=MEDIUM).get("groups") or [])
+
+    def group_members_pages(self, group_id: str) -> Iterator[dict]:
+        # GET /groups/{groupId}/members (Medium)
+        return self.paginate(f"groups/{quote(group_id, safe='')}/members", category=MEDIUM,
+                             page_size=GROUP_MEMBERS_PAGE_SIZE)
+
+    # -- dashboards (§4); always type=past for ended meetings (§4.1, §6 item 5) ----------------
+
+    @staticmethod
+    def _dashboard_path(kind: str, uuid: str, suffix: str = "") -> str:
+        plural = "webinars" if kind == "webinar" else "meetings"
+        return f"metrics/{plural}/{encode_uuid(uuid)}{suffix}"
+
+    def dashboard_detail(self, kind: str, uuid: str) -> dict:
+        # GET /metrics/meetings/{meetingId} (Heavy)
+        return self.request("GET", self._dashboard_path(kind, uuid), category=HEAVY,
+                            params={"type": "past"})
+
+    def dashboard_participants_pages(self, kind: str, uuid: str) -> Iterator[dict]:
+        # GET /metrics/meetings/{meetingId}/participants (Heavy), max 300
+        return self.paginate(self._dashboard_path(kind, uuid, "/participants"), category=HEAVY,
+                             page_size=PARTICIPANTS_PAGE_SIZE, params={"type": "past"})
+
+    def dashboard_qos_pages(self, kind: str, uuid: str) -> Iterator[dict]:
+        # GET /metrics/meetings/{meetingId}/participants/qos (Heavy), max 10
+        return self.paginate(self._dashboard_path(kind, uuid, "/participants/qos"),
+                             category=HEAVY, page_size=QOS_PAGE_SIZE, params={"type": "past"})
+
+
+def _error_body(response) -> dict:
+    try:
+        body = response.json()
+    except ValueError:
+        return {}
+    if not isinstance(body, dict):
+        return {}
+    try:
+        body["code"] = int(body["code"]) if body.get("code") is not None else None
+    except (TypeError, ValueError):
+        body["code"] = None
+    return body

@@ -1,0 +1,70 @@
+"""``manage.py zoom_fetch_metrics SLUG (--meeting UUID | --webinar UUID)``: one instance's
+dashboard data, now, in this process. The last output line is one JSON object with at least
+`participants`, `qos_samples` and `poor_participants`."""
+
+import json
+import sys
+
+from django.core.management.base import BaseCommand, CommandError
+
+from tenants.models import Tenant
+from zoom_integration.exceptions import (
+    ReauthorizationRequiredError,
+    ZoomDashboardUnavailableError,
+    ZoomError,
+    ZoomNotFoundError,
+)
+
+
+class Command(BaseCommand):
+    help = "Fetches one meeting's or webinar's dashboard data (participants and QoS) now."
+
+    def add_arguments(self, parser):
+        parser.add_argument("slug", help="the tenant's slug")
+        target = parser.add_mutually_exclusive_group(required=True)
+        target.add_argument("--meeting", metavar="UUID", help="a meeting instance UUID")
+        target.add_argument("--webinar", metavar="UUID", help="a webinar instance UUID")
+
+    def handle(self, *args, slug, meeting, webinar, **options):
+        from zoom_integration.metrics import dashboard_metrics_fetch
+        from zoom_integration.models import ZoomMeeting
+
+        tenant = Tenant.objects.filter(slug=slug).first()
+        if tenant is None:
+            raise CommandError(f"no tenant with slug {slug!r}")
+        kind, uuid = ("webinar", webinar) if webinar else ("meeting", meeting)
+        uuid = (uuid or "").strip()
+        if not uuid or len(uuid) > 128:
+            raise CommandError("the UUID must be 1 to 128 characters")
+        record, created = ZoomMeeting.objects.get_or_create(
+            tenant=tenant, uuid=uuid, defaults={"kind": kind})
+        if record.kind != kind:
+            raise CommandError(f"{uuid} is recorded as a {record.kind}, not a {kind}")
+        bar = None
+        progress = None
+        if sys.stdout.isatty():
+            from tqdm import tqdm
+
+            bar = tqdm(total=None, unit="participant", desc=f"QoS {uuid}", file=sys.stderr)
+
+            def progress(done, total):
+                if total is not None and bar.total != total:
+                    bar.total = total
+                bar.n = done
+                bar.refresh()
+        try:
+            summary = dashboard_metrics_fetch(tenant=tenant, meeting=record, progress=progress)
+        except (ZoomError, ReauthorizationRequiredError) as exc:
+            if created:
+                record.delete()
+            if isinstance(exc, ZoomNotFoundError):
+                message = f"Zoom has no dashboard data for {kind} {uuid} (unknown or not ready)"
+            elif isinstance(exc, ZoomDashboardUnavailableError):
+                message = "this Zoom account's plan has no Dashboard (Business or higher needed)"
+            else:
+                message = f"fetch failed: {type(exc).__name__}: {exc}"
+            raise CommandError(message) from None
+        finally:
+            if bar is not None:
+                bar.close()
+        self.stdout.write(json.dumps(summary, sort_keys=True))

@@ -1,0 +1,58 @@
+"""``manage.py zoom_sync SLUG [--users] [--groups]``: a full directory sync now, in this process.
+
+Neither flag means both (groups first, then users with their memberships). A progress bar is
+drawn when stdout is a terminal; the last line summarises each run.
+"""
+
+import sys
+
+from django.core.management.base import BaseCommand, CommandError
+
+from tenants.models import Tenant
+from zoom_integration.exceptions import ReauthorizationRequiredError, ZoomError
+
+
+class Command(BaseCommand):
+    help = "Syncs a tenant's Zoom users and groups now (both unless --users or --groups)."
+
+    def add_arguments(self, parser):
+        parser.add_argument("slug", help="the tenant's slug")
+        parser.add_argument("--users", action="store_true", help="sync users")
+        parser.add_argument("--groups", action="store_true", help="sync groups")
+
+    def handle(self, *args, slug, users, groups, **options):
+        from zoom_integration.directory import SyncAlreadyRunningError, zoom_directory_sync
+
+        tenant = Tenant.objects.filter(slug=slug).first()
+        if tenant is None:
+            raise CommandError(f"no tenant with slug {slug!r}")
+        if not users and not groups:
+            users = groups = True
+        bar = None
+        progress = None
+        if sys.stdout.isatty():
+            from tqdm import tqdm
+
+            bar = tqdm(total=None, unit="item", desc=f"sync {slug}", file=sys.stderr)
+
+            def progress(done, total):
+                if total is not None and bar.total != total:
+                    bar.total = total
+                bar.n = done
+                bar.refresh()
+        try:
+            runs = zoom_directory_sync(tenant=tenant, users=users, groups=groups,
+                                       progress=progress)
+        except SyncAlreadyRunningError as exc:
+            raise CommandError(str(exc)) from None
+        except ReauthorizationRequiredError as exc:
+            raise CommandError(f"tenant {slug} must connect Zoom again: {exc}") from None
+        except ZoomError as exc:
+            raise CommandError(f"sync failed: {type(exc).__name__}: {exc}") from None
+        finally:
+            if bar is not None:
+                bar.close()
+        for run in runs:
+            self.stdout.write(
+                f"{run.kind}: {run.status}; users seen {run.users_seen}, marked deleted "
+                f"{run.users_marked_deleted}, groups {run.groups_seen}, API calls {run.api_calls}")

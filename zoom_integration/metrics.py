@@ -1,0 +1,443 @@
+"""Dashboard metrics after every meeting and webinar: record, schedule, fetch, store, classify.
+
+Owns `meeting_ended_record` (called by webhook processing for meeting.ended / webinar.ended),
+`dashboard_metrics_fetch` (details, every participant, every QoS page → tables, in one
+transaction that replaces any earlier fetch), `metrics_fetch_attempt` (the metrics task's one
+call: status, retry and park decisions) and `metrics_parked_resume` (beat: re-queues fetches
+parked on Zoom's daily limit). Zoom facts: zoom-api-reference.md §4 and §5; classification:
+quality-rules.md via `quality.py`.
+
+Writes per QoS page are one bulk INSERT (one row per participant-minute), so a 1,000-person
+hour is about 100 inserts, not 60,000; summaries are kept as running min/sum/max.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import random
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+
+from django.conf import settings
+from django.db import connection, transaction
+from django.utils import timezone
+
+from .client import ZoomClient
+from .directory import _dt, _text
+from .exceptions import (
+    ReauthorizationRequiredError,
+    ZoomAPIError,
+    ZoomAuthError,
+    ZoomDashboardUnavailableError,
+    ZoomNotFoundError,
+    ZoomRateLimitedError,
+    ZoomTransientError,
+)
+from .models import QosSample, ZoomConnection, ZoomMeeting, ZoomParticipant, ZoomUser
+from .models.metrics import FetchStatus, MeetingKind
+from .quality import (
+    DEFAULT_THRESHOLDS,
+    QualityThresholds,
+    SummaryAccumulator,
+    _jsonable,
+    meeting_classify,
+    participant_classify,
+    sample_parse,
+)
+
+logger = logging.getLogger(__name__)
+
+Progress = Callable[[int, int | None], None]
+
+QOS_BATCH = 2000
+# §4.5: Zoom needs "a minute or two"; retry 3001/404 with backoff for up to an hour.
+NOT_READY_MAX_SECONDS = 3600
+NOT_READY_MAX_ATTEMPTS = 12
+TRANSIENT_MAX_ATTEMPTS = 8
+
+
+def _delay_setting() -> int:
+    return int(getattr(settings, "ZOOM_METRICS_FETCH_DELAY_SECONDS", 120))
+
+
+def _thresholds() -> QualityThresholds:
+    overrides = getattr(settings, "ZOOM_QUALITY_THRESHOLDS", None) or {}
+    return QualityThresholds(**overrides) if overrides else DEFAULT_THRESHOLDS
+
+
+def metrics_fetch_schedule(meeting: ZoomMeeting, *, countdown: float | None = None) -> None:
+    """Queues the fetch once the current transaction commits (tasks take ids only)."""
+    from .tasks.metrics import metrics_fetch_task
+
+    delay = _delay_setting() if countdown is None else countdown
+    meeting_id = meeting.pk
+    transaction.on_commit(
+        lambda: metrics_fetch_task.apply_async(args=[meeting_id], countdown=max(0, delay)))
+
+
+# -- meeting.ended / webinar.ended ---------------------------------------------------------------
+
+def meeting_ended_record(*, tenant, kind: str, payload: dict) -> ZoomMeeting | None:
+    """Records one ended instance (keyed by its `uuid`, §2.3) and schedules its fetch.
+
+    `payload` is the event's `payload` (with `object`); the whole event body is accepted too.
+    Practice webinar sessions are skipped (None). A repeat of the same instance returns the
+    existing row without scheduling again, unless its last fetch failed.
+    """
+    if kind not in MeetingKind.values:
+        raise ValueError(f"unknown meeting kind {kind!r}")
+    payload = payload or {}
+    obj = payload.get("object")
+    if obj is None and isinstance(payload.get("payload"), dict):
+        obj = payload["payload"].get("object")
+    if not isinstance(obj, dict) or not obj.get("uuid"):
+        raise ValueError(f"{kind}.ended: payload.object.uuid is missing")
+    if obj.get("practice_session") is True or str(obj.get("practice_session")).lower() == "true":
+        return None  # §2.4 webinar.ended: practice sessions carry no audience data
+    start, end = _dt(obj.get("start_time")), _dt(obj.get("end_time"))
+    defaults = {
+        "kind": kind,
+        "zoom_meeting_id": _text(obj.get("id"), 32),
+        "topic": _text(obj.get("topic"), 512),
+        "host_zoom_id": _text(obj.get("host_id"), 64),
+        "start_time": start,
+        "end_time": end,
+        "duration_minutes": _minutes(start, end),
+        "ended_event_at": timezone.now(),
+        "fetch_status": FetchStatus.SCHEDULED,
+    }
+    with transaction.atomic():
+        meeting, created = ZoomMeeting.objects.get_or_create(
+            tenant=tenant, uuid=_text(obj["uuid"], 128), defaults=defaults)
+        if not created and meeting.fetch_status not in (FetchStatus.FAILED,):
+            return meeting
+        if not created:
+            meeting.fetch_status = FetchStatus.SCHEDULED
+            meeting.fetch_attempts = 0
+            meeting.ended_event_at = timezone.now()
+            meeting.save(update_fields=["fetch_status", "fetch_attempts", "ended_event_at"])
+        if tenant.is_active:
+            metrics_fetch_schedule(meeting)
+        else:
+            ZoomMeeting.objects.filter(pk=meeting.pk).update(fetch_status=FetchStatus.SKIPPED,
+                                                             last_error="tenant inactive")
+    return meeting
+
+
+def _minutes(start, end) -> int | None:
+    if start and end and end >= start:
+        return int((end - start).total_seconds() // 60)
+    return None
+
+
+# -- the fetch -----------------------------------------------------------------------------------
+
+def _participant_key(data: dict) -> tuple:
+    """Joins QoS entries to participant rows: Zoom's per-meeting `user_id`, else id or name with
+    join time (guests have no `id`, §4.3)."""
+    if data.get("user_id"):
+        return ("uid", str(data["user_id"]))
+    return ("idj", str(data.get("id") or ""), str(data.get("user_name") or ""),
+            str(data.get("join_time") or ""))
+
+
+def _participant_row(meeting: ZoomMeeting, data: dict, position: int) -> ZoomParticipant:
+    return ZoomParticipant(
+        meeting=meeting, position=position,
+        zoom_participant_id=_text(data.get("id"), 64),
+        zoom_user_id=_text(data.get("user_id"), 64),
+        participant_user_id=_text(data.get("participant_user_id"), 64),
+        user_name=_text(data.get("user_name"), 256),
+        email=_text(data.get("email"), 254),
+        device=_text(data.get("device"), 128),
+        os=_text(" ".join(str(p) for p in (data.get("os"), data.get("os_version")) if p), 128),
+        client_version=_text(data.get("version"), 64),
+        network_type=_text(data.get("network_type"), 64),
+        connection_type=_text(data.get("connection_type"), 64),
+        location=_text(data.get("location"), 256),
+        data_center=_text(data.get("data_center"), 256),
+        ip_address=_text(data.get("ip_address"), 64),
+        join_time=_dt(data.get("join_time")),
+        leave_time=_dt(data.get("leave_time")),
+        leave_reason=_text(data.get("leave_reason"), 2000),
+    )
+
+
+def _link_users(tenant, rows: list[ZoomParticipant]) -> None:
+    """Joins participants to directory users: by Zoom user id, else email (two queries)."""
+    ids = {r.participant_user_id for r in rows if r.participant_user_id}
+    emails = {r.email.lower() for r in rows if r.email and not r.participant_user_id}
+    by_id: dict[str, int] = {}
+    by_email: dict[str, int] = {}
+    if ids:
+        by_id = dict(ZoomUser.objects.filter(tenant=tenant, zoom_id__in=ids)
+                     .values_list("zoom_id", "pk"))
+    if emails:
+        for email, pk in ZoomUser.objects.filter(tenant=tenant, email__in=emails,
+                                                 deleted_at__isnull=True
+                                                 ).values_list("email", "pk"):
+            by_email[email.lower()] = pk
+    for row in rows:
+        row.user_id = by_id.get(row.participant_user_id) or by_email.get(row.email.lower())
+
+
+_DETAIL_FIELDS = {"uuid", "id", "topic", "host", "email", "start_time", "end_time", "duration",
+                  "participants"}
+
+
+def dashboard_metrics_fetch(*, tenant, meeting: ZoomMeeting, progress: Progress | None = None,
+                            client: ZoomClient | None = None) -> dict:
+    """Fetches and stores one instance's dashboard data; replaces any earlier fetch atomically.
+
+    Returns {"participants", "qos_samples", "poor_participants", "good_participants",
+    "unclassified_participants", "quality", "worst_reason", "api_calls", "uuid", "kind"}.
+    Raises the client's typed errors; a plan without Dashboard marks the connection.
+    """
+    own_client = client is None
+    client = client or ZoomClient(tenant)
+    thresholds = _thresholds()
+    try:
+        try:
+            detail = client.dashboard_detail(meeting.kind, meeting.uuid)
+            listed: list[dict] = []
+            for page in client.dashboard_participants_pages(meeting.kind, meeting.uuid):
+                listed.extend(p for p in page.get("participants") or [] if isinstance(p, dict))
+            summary = _store(tenant=tenant, meeting=meeting, client=client, detail=detail,
+                             listed=listed, thresholds=thresholds, progress=progress)
+        except ZoomDashboardUnavailableError as exc:
+            dashboard_unavailable_mark(tenant=tenant, error=str(exc))
+            raise
+        summary["api_calls"] = client.calls
+        return summary
+    finally:
+        if own_client:
+            client.close()
+
+
+def _store(*, tenant, meeting, client, detail, listed, thresholds, progress) -> dict:
+    with transaction.atomic():
+        # Serialises concurrent fetches of one instance: the second replaces the first's rows.
+        ZoomMeeting.objects.select_for_update().filter(pk=meeting.pk).first()
+        QosSample.objects.filter(meeting=meeting).delete()
+        ZoomParticipant.objects.filter(meeting=meeting).delete()
+
+        rows: list[ZoomParticipant] = []
+        by_key: dict[tuple, ZoomParticipant] = {}
+        for data in listed:
+            row = _participant_row(meeting, data, len(rows))
+            rows.append(row)
+            by_key.setdefault(_participant_key(data), row)
+        _link_users(tenant, rows)
+        ZoomParticipant.objects.bulk_create(rows, batch_size=1000)
+
+        accumulators: dict[int, SummaryAccumulator] = {}
+        total_samples = 0
+        done = 0
+        expected = int(detail.get("participants") or 0) or len(rows) or None
+        fallback_time = meeting.end_time or _dt(detail.get("end_time")) or timezone.now()
+        for page in client.prefetch(client.dashboard_qos_pages(meeting.kind, meeting.uuid)):
+            entries = [e for e in page.get("participants") or [] if isinstance(e, dict)]
+            # QoS entries the participant list did not have: one INSERT for the page.
+            extra = []
+            for entry in entries:
+                key = _participant_key(entry)
+                if key not in by_key:
+                    row = _participant_row(meeting, entry, len(rows))
+                    rows.append(row)
+                    extra.append(row)
+                    by_key[key] = row
+            if extra:
+                _link_users(tenant, extra)
+                ZoomParticipant.objects.bulk_create(extra)
+            batch: list[tuple] = []
+            for entry in entries:
+                row = by_key[_participant_key(entry)]
+                acc = accumulators.get(row.pk)
+                if acc is None:
+                    acc = accumulators[row.pk] = SummaryAccumulator()
+                samples = entry.get("user_qos")
+                last_time = row.join_time or fallback_time
+                for item in samples if isinstance(samples, list) else ():
+                    parsed = sample_parse(item)
+                    sampled_at = _dt(parsed.sampled_at) or last_time
+                    last_time = sampled_at
+                    acc.add(parsed.metrics)
+                    batch.append((row.pk, meeting.pk, sampled_at, parsed.metrics, parsed.cpu,
+                                  parsed.wifi, parsed.unparsed))
+            if batch:
+                _qos_insert(batch)
+                total_samples += len(batch)
+            done += len(entries)
+            if progress is not None:
+                progress(done, expected)
+
+        classifications = []
+        for row in rows:
+            acc = accumulators.get(row.pk)
+            row.stream_summaries = acc.summaries() if acc else {}
+            result = participant_classify(row.stream_summaries, thresholds)
+            row.quality = result.quality
+            row.quality_reason = result.reason_text
+            row.mos = result.mos
+            classifications.append(result)
+        if rows:
+            ZoomParticipant.objects.bulk_update(
+                rows, ["stream_summaries", "quality", "quality_reason", "mos"], batch_size=500)
+
+        quality, worst = meeting_classify(classifications)
+        poor = sum(1 for c in classifications if c.quality == "poor")
+        good = sum(1 for c in classifications if c.quality == "good")
+        start, end = _dt(detail.get("start_time")), _dt(detail.get("end_time"))
+        meeting.topic = _text(detail.get("topic"), 512) or meeting.topic
+        meeting.host_email = _text(detail.get("email"), 254) or meeting.host_email
+        meeting.start_time = start or meeting.start_time
+        meeting.end_time = end or meeting.end_time
+        meeting.duration_minutes = _minutes(meeting.start_time, meeting.end_time) \
+            or meeting.duration_minutes
+        if detail.get("id") and not meeting.zoom_meeting_id:
+            meeting.zoom_meeting_id = _text(detail.get("id"), 32)
+        meeting.details = _jsonable({k: v for k, v in detail.items()
+                                     if k not in _DETAIL_FIELDS})
+        meeting.participants_count = len(rows)
+        meeting.poor_participants = poor
+        meeting.classified_participants = poor + good
+        meeting.worst_metric = worst
+        meeting.quality = quality
+        meeting.qos_samples = total_samples
+        meeting.fetched_at = timezone.now()
+        meeting.fetch_status = FetchStatus.DONE
+        meeting.last_error = ""
+        meeting.next_attempt_at = None
+        meeting.save()
+    return {
+        "uuid": meeting.uuid, "kind": meeting.kind, "participants": len(rows),
+        "qos_samples": total_samples, "poor_participants": poor, "good_participants": good,
+        "unclassified_participants": len(rows) - poor - good, "quality": quality,
+        "worst_reason": worst,
+    }
+
+
+_QOS_COLUMNS = ("participant", "meeting", "sampled_at", "metrics", "cpu", "wifi", "unparsed")
+
+
+def _qos_insert(rows: list[tuple]) -> None:
+    """One page of QoS rows: COPY on PostgreSQL (no per-row ORM work: 60,000 rows in
+    seconds), bulk_create elsewhere. Rows: (participant_id, meeting_id, sampled_at, metrics,
+    cpu, wifi, unparsed)."""
+    if connection.vendor != "postgresql":
+        QosSample.objects.bulk_create(
+            [QosSample(participant_id=r[0], meeting_id=r[1], sampled_at=r[2], metrics=r[3],
+                       cpu=r[4], wifi=r[5], unparsed=r[6]) for r in rows],
+            batch_size=QOS_BATCH)
+        return
+    meta = QosSample._meta
+    quote = connection.ops.quote_name
+    columns = ", ".join(quote(meta.get_field(f).column) for f in _QOS_COLUMNS)
+    dumps = json.dumps
+    with connection.cursor() as cursor, cursor.cursor.copy(
+            f"COPY {quote(meta.db_table)} ({columns}) FROM STDIN") as copy:
+        for pid, mid, at, metrics, cpu, wifi, unparsed in rows:
+            copy.write_row((pid, mid, at, dumps(metrics), dumps(cpu), dumps(wifi),
+                            dumps(unparsed)))
+
+
+def dashboard_unavailable_mark(*, tenant, error: str = "") -> None:
+    """§6 item 9: the plan has no Dashboard; remember it rather than retrying."""
+    now = timezone.now()
+    updated = ZoomConnection.objects.filter(tenant=tenant).update(
+        dashboard_available=False, dashboard_checked_at=now)
+    if not updated:
+        logger.warning("tenant %s: dashboard unavailable, and no connection row to mark",
+                       tenant.pk)
+
+
+# -- the task's one call -------------------------------------------------------------------------
+
+def _backoff(attempt: int, *, base: float = 60.0, cap: float = 600.0) -> float:
+    return min(cap, base * 2 ** max(0, attempt - 1)) * random.uniform(0.8, 1.2)
+
+
+def metrics_fetch_attempt(*, meeting_id: int) -> dict:
+    """One attempt for the metrics task: {"status": ..., "retry_in": seconds or None, ...}.
+
+    - not ready (3001/404): retry with backoff until an hour after the meeting ended;
+    - transient or per-second 429: retry with backoff (bounded);
+    - daily limit: park (status PARKED until the reset; beat's `metrics_parked_resume` re-queues);
+    - no Dashboard on the plan: skipped, the connection marked.
+    """
+    meeting = ZoomMeeting.objects.select_related("tenant").filter(pk=meeting_id).first()
+    if meeting is None:
+        return {"status": "missing", "retry_in": None}
+    tenant = meeting.tenant
+    if not tenant.is_active:
+        _status(meeting, FetchStatus.SKIPPED, "tenant inactive")
+        return {"status": "skipped", "retry_in": None}
+    if meeting.fetch_status in (FetchStatus.DONE, FetchStatus.SKIPPED):
+        return {"status": meeting.fetch_status, "retry_in": None}  # a redelivered task
+    meeting.fetch_attempts += 1
+    _status(meeting, FetchStatus.FETCHING, meeting.last_error, attempts=True)
+    try:
+        summary = dashboard_metrics_fetch(tenant=tenant, meeting=meeting)
+    except ZoomNotFoundError as exc:
+        reference = meeting.ended_event_at or meeting.end_time or timezone.now()
+        delay = _backoff(meeting.fetch_attempts)
+        waited = (timezone.now() - reference).total_seconds()
+        if waited + delay > NOT_READY_MAX_SECONDS or \
+                meeting.fetch_attempts >= NOT_READY_MAX_ATTEMPTS:
+            _status(meeting, FetchStatus.FAILED,
+                    f"Zoom still had no dashboard data after {int(waited)} s: {exc}")
+            return {"status": "failed", "retry_in": None}
+        _status(meeting, FetchStatus.WAITING, str(exc), next_in=delay)
+        return {"status": "waiting", "retry_in": delay}
+    except ZoomRateLimitedError as exc:
+        if exc.daily:
+            _status(meeting, FetchStatus.PARKED, str(exc), next_in=exc.retry_after_seconds)
+            return {"status": "parked", "retry_in": None}
+        delay = exc.retry_after_seconds + random.uniform(0, 2)
+        _status(meeting, FetchStatus.WAITING, str(exc), next_in=delay)
+        return {"status": "waiting", "retry_in": delay}
+    except ZoomTransientError as exc:
+        if meeting.fetch_attempts >= TRANSIENT_MAX_ATTEMPTS:
+            _status(meeting, FetchStatus.FAILED, str(exc))
+            return {"status": "failed", "retry_in": None}
+        delay = _backoff(meeting.fetch_attempts, base=30.0)
+        _status(meeting, FetchStatus.WAITING, str(exc), next_in=delay)
+        return {"status": "waiting", "retry_in": delay}
+    except ZoomDashboardUnavailableError as exc:
+        _status(meeting, FetchStatus.SKIPPED, str(exc))
+        return {"status": "skipped", "retry_in": None}
+    except (ZoomAuthError, ReauthorizationRequiredError, ZoomAPIError) as exc:
+        _status(meeting, FetchStatus.FAILED, f"{type(exc).__name__}: {exc}")
+        return {"status": "failed", "retry_in": None}
+    return {"status": "done", "retry_in": None, **summary}
+
+
+def _status(meeting: ZoomMeeting, status: str, error: str = "", *, next_in: float | None = None,
+            attempts: bool = False) -> None:
+    meeting.fetch_status = status
+    meeting.last_error = (error or "")[:2000]
+    meeting.next_attempt_at = (timezone.now() + timedelta(seconds=next_in)
+                               if next_in is not None else None)
+    fields = ["fetch_status", "last_error", "next_attempt_at"]
+    if attempts:
+        fields.append("fetch_attempts")
+    ZoomMeeting.objects.filter(pk=meeting.pk).update(**{f: getattr(meeting, f) for f in fields})
+
+
+def metrics_parked_resume(*, now: datetime | None = None) -> int:
+    """Re-queues fetches parked on the daily limit whose reset has passed; returns how many."""
+    now = now or datetime.now(UTC)
+    ids = list(ZoomMeeting.objects.filter(
+        fetch_status=FetchStatus.PARKED, next_attempt_at__lte=now, tenant__is_active=True
+    ).values_list("pk", flat=True)[:500])
+    if not ids:
+        return 0
+    ZoomMeeting.objects.filter(pk__in=ids).update(fetch_status=FetchStatus.SCHEDULED,
+                                                  fetch_attempts=0)
+    from .tasks.metrics import metrics_fetch_task
+
+    for pk in ids:
+        transaction.on_commit(lambda pk=pk: metrics_fetch_task.apply_async(
+            args=[pk], countdown=random.uniform(0, 60)))
+    return len(ids)

@@ -1,0 +1,355 @@
+"""The Zoom rate limiter shared by every worker and machine, and the per-day API usage counts.
+
+Zoom's limits are per *account* and per rate category, shared by every app on the account
+(zoom-api-reference.md §5). Each call first reserves a slot here: a GCRA-style schedule kept in
+Redis by one Lua script spaces calls of one account and category evenly, below the plan's
+rate (times a safety factor), so Zoom's 429s are rare however many workers run. The same script
+counts calls per tenant, UTC day and category, and refuses early once the local count reaches
+the daily cap; a daily 429 from Zoom parks the account/category until the reset.
+
+Counts reach the database (`models.ApiUsage`) through `api_usage_flush`: the hot path only
+touches Redis, and the client flushes at most every few seconds and when it closes.
+
+Without `settings.REDIS_URL` (the embedded mode of `make run`) an in-process limiter does the
+same for the one process there is.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+from django.conf import settings
+from django.db import IntegrityError, transaction
+from django.db.models import F
+
+LIGHT, MEDIUM, HEAVY, INTENSIVE = "Light", "Medium", "Heavy", "Resource-intensive"
+CATEGORIES = (LIGHT, MEDIUM, HEAVY, INTENSIVE)
+# zoom-api-reference.md §5: Heavy and Resource-intensive share one daily cap.
+COMBINED_DAILY = (HEAVY, INTENSIVE)
+
+
+@dataclass(frozen=True)
+class Limit:
+    """`calls` per `period` seconds, and a daily cap (None: no documented cap)."""
+
+    calls: int
+    period: float = 1.0
+    per_day: int | None = None
+
+
+# zoom-api-reference.md §5 table. "combined" is the Heavy + Resource-intensive daily cap.
+PLAN_LIMITS: dict[str, dict[str, Limit]] = {
+    "free": {LIGHT: Limit(4, 1, 6000), MEDIUM: Limit(2, 1, 2000), HEAVY: Limit(1, 1, 1000),
+             INTENSIVE: Limit(10, 60, 30000)},
+    "pro": {LIGHT: Limit(30), MEDIUM: Limit(20), HEAVY: Limit(10), INTENSIVE: Limit(10, 60)},
+    "business": {LIGHT: Limit(80), MEDIUM: Limit(60), HEAVY: Limit(40),
+                 INTENSIVE: Limit(20, 60)},
+}
+COMBINED_CAP = {"free": None, "pro": 30000, "business": 60000}
+
+
+def plan_limits(plan: str) -> tuple[dict[str, Limit], int | None]:
+    """The plan preset, with `settings.ZOOM_RATE_LIMIT_OVERRIDES` applied.
+
+    Overrides look like {"Heavy": {"per_second": 2, "per_day": 10}, "combined_per_day": 50};
+    they exist for accounts whose limits Zoom raised, and for tests against the sandbox.
+    """
+    plan = plan if plan in PLAN_LIMITS else "business"
+    limits = dict(PLAN_LIMITS[plan])
+    combined = COMBINED_CAP[plan]
+    overrides = getattr(settings, "ZOOM_RATE_LIMIT_OVERRIDES", None) or {}
+    for category, values in overrides.items():
+        if category == "combined_per_day":
+            combined = values
+            continue
+        if category not in limits or not isinstance(values, dict):
+            continue
+        current = limits[category]
+        calls, period, per_day = current.calls, current.period, current.per_day
+        if "per_second" in values:
+            calls, period = int(values["per_second"]), 1.0
+        if "per_minute" in values:
+            calls, period = int(values["per_minute"]), 60.0
+        if "per_day" in values:
+            per_day = values["per_day"]
+        limits[category] = Limit(calls, period, per_day)
+    return limits, combined
+
+
+def _safety() -> float:
+    # Below the nominal rate: other apps share the account, and arrival jitter bunches calls.
+    return float(getattr(settings, "ZOOM_RATE_LIMIT_SAFETY", 0.8))
+
+
+def _max_wait() -> float:
+    return float(getattr(settings, "ZOOM_RATE_LIMIT_MAX_WAIT_SECONDS", 30.0))
+
+
+def seconds_until_utc_midnight(now: datetime | None = None) -> float:
+    # zoom-api-reference.md §5: daily counters appear to reset at 00:00 UTC (UNCONFIRMED).
+    now = now or datetime.now(UTC)
+    midnight = (now + timedelta(days=1)).replace(hour=0, minute=0, second=0, microsecond=0)
+    return max(1.0, (midnight - now).total_seconds())
+
+
+@dataclass
+class Reservation:
+    """The outcome of asking for a slot: wait `wait` seconds then call, or refused."""
+
+    wait: float = 0.0
+    refused: str = ""  # "" | "parked" | "daily" | "busy"
+    retry_after: float = 0.0
+
+
+# KEYS: 1 schedule (TAT, ms), 2 park flag, 3 usage hash of the tenant's day, 4 pending counts
+# ARGV: 1 interval ms, 2 max wait ms, 3 category, 4 own daily cap (0 none),
+#       5 combined cap (0 none), 6 combined? (1/0), 7 usage ttl s, 8 schedule ttl ms
+_LUA = """
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local parked = redis.call('PTTL', KEYS[2])
+if parked > 0 then return {-1, parked} end
+local cat = ARGV[3]
+local cap = tonumber(ARGV[4])
+if cap > 0 and tonumber(redis.call('HGET', KEYS[3], cat) or '0') >= cap then
+  return {-2, 0}
+end
+local ccap = tonumber(ARGV[5])
+if ARGV[6] == '1' and ccap > 0 then
+  local used = tonumber(redis.call('HGET', KEYS[3], 'Heavy') or '0')
+             + tonumber(redis.call('HGET', KEYS[3], 'Resource-intensive') or '0')
+  if used >= ccap then return {-2, 0} end
+end
+local interval = tonumber(ARGV[1])
+local tat = tonumber(redis.call('GET', KEYS[1]) or '0')
+if tat < now then tat = now end
+local wait = tat - now
+if wait > tonumber(ARGV[2]) then return {-3, wait} end
+redis.call('SET', KEYS[1], tat + interval, 'PX', math.floor(wait + interval + tonumber(ARGV[8])))
+redis.call('HINCRBY', KEYS[3], cat, 1)
+redis.call('EXPIRE', KEYS[3], tonumber(ARGV[7]))
+redis.call('HINCRBY', KEYS[4], cat, 1)
+return {0, wait}
+"""
+
+_redis_lock = threading.Lock()
+_redis_clients: dict[str, object] = {}
+
+
+def _redis():
+    url = settings.REDIS_URL
+    with _redis_lock:
+        client = _redis_clients.get(url)
+        if client is None:
+            import redis
+
+            client = redis.Redis.from_url(url)
+            _redis_clients[url] = client
+        return client
+
+
+class RateLimiter:
+    """Reserves call slots for one tenant's Zoom account; see the module docstring."""
+
+    def __init__(self, tenant):
+        self.tenant_id = tenant.pk
+        self.account = tenant.zoom_account_id or f"tenant-{tenant.pk}"
+        self.limits, self.combined_cap = plan_limits(tenant.zoom_plan or "business")
+        self.backend = _RedisBackend() if settings.REDIS_URL else _LOCAL
+
+    def interval_ms(self, category: str) -> float:
+        limit = self.limits.get(category) or self.limits[HEAVY]
+        return 1000.0 * limit.period / max(1e-9, limit.calls * _safety())
+
+    def reserve(self, category: str) -> Reservation:
+        limit = self.limits.get(category) or self.limits[HEAVY]
+        day = datetime.now(UTC).date().isoformat()
+        return self.backend.reserve(
+            account=self.account, tenant_id=self.tenant_id, day=day, category=category,
+            interval_ms=self.interval_ms(category), max_wait_ms=_max_wait() * 1000,
+            cap=limit.per_day or 0,
+            combined_cap=(self.combined_cap or 0) if category in COMBINED_DAILY else 0)
+
+    def acquire(self, category: str, *, sleep=time.sleep) -> None:
+        """Blocks until this call may go out (bounded), or raises ZoomRateLimitedError."""
+        from .exceptions import ZoomRateLimitedError
+
+        reservation = self.reserve(category)
+        if reservation.refused == "busy":
+            raise ZoomRateLimitedError(
+                f"{category} calls for this account are booked for the next "
+                f"{reservation.retry_after:.0f} s", retry_after_seconds=reservation.retry_after,
+                daily=False, category=category)
+        if reservation.refused:
+            raise ZoomRateLimitedError(
+                f"{category} daily limit reached for this account",
+                retry_after_seconds=reservation.retry_after, daily=True, category=category)
+        if reservation.wait > 0:
+            sleep(reservation.wait)
+
+    def park(self, category: str, seconds: float) -> None:
+        """After Zoom's daily 429: no worker calls this account/category until the reset."""
+        categories = COMBINED_DAILY if category in COMBINED_DAILY else (category,)
+        for cat in categories:
+            self.backend.park(self.account, cat, seconds)
+
+    def record_rate_limited(self, category: str) -> None:
+        self.backend.count(self.tenant_id, "rate_limited:" + category)
+
+
+class _RedisBackend:
+    _script = None
+
+    def _run(self):
+        if _RedisBackend._script is None:
+            _RedisBackend._script = _redis().register_script(_LUA)
+        return _RedisBackend._script
+
+    def reserve(self, *, account, tenant_id, day, category, interval_ms, max_wait_ms, cap,
+                combined_cap) -> Reservation:
+        keys = [f"zoomrl:tat:{account}:{category}", f"zoomrl:park:{account}:{category}",
+                f"zoomrl:usage:{tenant_id}:{day}", f"zoomrl:pending:{tenant_id}:{day}"]
+        code, value = self._run()(keys=keys, args=[
+            int(interval_ms), int(max_wait_ms), category, int(cap), int(combined_cap),
+            "1" if category in COMBINED_DAILY else "0", 3 * 86400, 1000])
+        code, value = int(code), float(value)
+        if code == 0:
+            return Reservation(wait=value / 1000.0)
+        if code == -1:
+            return Reservation(refused="parked", retry_after=value / 1000.0)
+        if code == -2:
+            return Reservation(refused="daily", retry_after=seconds_until_utc_midnight())
+        return Reservation(refused="busy", retry_after=value / 1000.0)
+
+    def park(self, account, category, seconds):
+        _redis().set(f"zoomrl:park:{account}:{category}", "1", px=max(1, int(seconds * 1000)))
+
+    def count(self, tenant_id, field):
+        day = datetime.now(UTC).date().isoformat()
+        _redis().hincrby(f"zoomrl:pending:{tenant_id}:{day}", field, 1)
+
+    def take_pending(self, tenant_id) -> dict[tuple[str, str], int]:
+        """Atomically takes the not-yet-persisted counts of this tenant (today and yesterday:
+        a count is at most one flush interval old), by (day, field)."""
+        client = _redis()
+        out: dict[tuple[str, str], int] = {}
+        today = datetime.now(UTC).date()
+        for day in ((today - timedelta(days=1)).isoformat(), today.isoformat()):
+            name = f"zoomrl:pending:{tenant_id}:{day}"
+            tmp = f"zoomrl:flushing:{tenant_id}:{day}:{time.time_ns()}"
+            try:
+                client.rename(name, tmp)  # atomic: concurrent increments go to a new hash
+            except Exception:  # noqa: BLE001, S112 - no such key: nothing pending that day
+                continue
+            for field, value in client.hgetall(tmp).items():
+                field = field.decode() if isinstance(field, bytes) else field
+                out[(day, field)] = out.get((day, field), 0) + int(value)
+            client.delete(tmp)
+        return out
+
+    def usage_today(self, tenant_id) -> dict[str, int]:
+        day = datetime.now(UTC).date().isoformat()
+        raw = _redis().hgetall(f"zoomrl:usage:{tenant_id}:{day}")
+        return {(k.decode() if isinstance(k, bytes) else k): int(v) for k, v in raw.items()}
+
+
+class _LocalBackend:
+    """The same schedule in one process (embedded mode): a lock and dictionaries."""
+
+    def __init__(self):
+        self.lock = threading.Lock()
+        self.tat: dict[tuple[str, str], float] = {}
+        self.parked: dict[tuple[str, str], float] = {}
+        self.usage: dict[tuple[int, str], dict[str, int]] = {}
+        self.pending: dict[tuple[int, str], dict[str, int]] = {}
+
+    def reserve(self, *, account, tenant_id, day, category, interval_ms, max_wait_ms, cap,
+                combined_cap) -> Reservation:
+        now = time.monotonic() * 1000
+        with self.lock:
+            until = self.parked.get((account, category), 0)
+            if until > now:
+                return Reservation(refused="parked", retry_after=(until - now) / 1000)
+            usage = self.usage.setdefault((tenant_id, day), {})
+            if cap and usage.get(category, 0) >= cap:
+                return Reservation(refused="daily", retry_after=seconds_until_utc_midnight())
+            if combined_cap and sum(usage.get(c, 0) for c in COMBINED_DAILY) >= combined_cap:
+                return Reservation(refused="daily", retry_after=seconds_until_utc_midnight())
+            tat = max(self.tat.get((account, category), 0), now)
+            wait = tat - now
+            if wait > max_wait_ms:
+                return Reservation(refused="busy", retry_after=wait / 1000)
+            self.tat[(account, category)] = tat + interval_ms
+            usage[category] = usage.get(category, 0) + 1
+            pending = self.pending.setdefault((tenant_id, day), {})
+            pending[category] = pending.get(category, 0) + 1
+            return Reservation(wait=wait / 1000)
+
+    def park(self, account, category, seconds):
+        with self.lock:
+            self.parked[(account, category)] = time.monotonic() * 1000 + seconds * 1000
+
+    def count(self, tenant_id, field):
+        day = datetime.now(UTC).date().isoformat()
+        with self.lock:
+            pending = self.pending.setdefault((tenant_id, day), {})
+            pending[field] = pending.get(field, 0) + 1
+
+    def take_pending(self, tenant_id) -> dict[tuple[str, str], int]:
+        out = {}
+        with self.lock:
+            for (tid, day) in [k for k in self.pending if k[0] == tenant_id]:
+                for field, value in self.pending.pop((tid, day)).items():
+                    out[(day, field)] = value
+        return out
+
+    def usage_today(self, tenant_id) -> dict[str, int]:
+        day = datetime.now(UTC).date().isoformat()
+        with self.lock:
+            return dict(self.usage.get((tenant_id, day), {}))
+
+
+_LOCAL = _LocalBackend()
+
+
+def _backend():
+    return _RedisBackend() if settings.REDIS_URL else _LOCAL
+
+
+def api_usage_today(*, tenant) -> dict[str, int]:
+    """Calls made today (UTC) per category, live from the limiter (admin shows it vs the cap)."""
+    return _backend().usage_today(tenant.pk)
+
+
+def api_usage_flush(*, tenant) -> int:
+    """Adds the counts gathered since the last flush to `ApiUsage`; returns calls persisted.
+
+    One UPDATE with F() per (day, category) touched, an INSERT only for a new row.
+    """
+    from .models import ApiUsage
+
+    pending = _backend().take_pending(tenant.pk)
+    by_row: dict[tuple[str, str], dict[str, int]] = {}
+    for (day, field), value in pending.items():
+        if field.startswith("rate_limited:"):
+            by_row.setdefault((day, field.split(":", 1)[1]), {})["rate_limited"] = value
+        else:
+            by_row.setdefault((day, field), {})["calls"] = value
+    total = 0
+    for (day, category), counts in by_row.items():
+        calls, limited = counts.get("calls", 0), counts.get("rate_limited", 0)
+        total += calls
+        updates = {"calls": F("calls") + calls, "rate_limited": F("rate_limited") + limited}
+        rows = ApiUsage.objects.filter(tenant=tenant, day=day, category=category)
+        if rows.update(**updates):
+            continue
+        try:
+            with transaction.atomic():
+                ApiUsage.objects.create(tenant=tenant, day=day, category=category, calls=calls,
+                                        rate_limited=limited)
+        except IntegrityError:  # another flusher created it in between
+            rows.update(**updates)
+    return total

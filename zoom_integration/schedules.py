@@ -1,0 +1,24 @@
+"""Celery beat schedule for the Zoom integration; the lead wires `BEAT_SCHEDULE` into settings
+(CELERY_BEAT_SCHEDULE). Names match the tasks' registered names; queues follow the routes."""
+
+from celery.schedules import crontab
+
+BEAT_SCHEDULE = {
+    "zoom-webhook-pending-sweep": {
+        "task": "zoom_integration.tasks.webhook_pending_sweep",
+        "schedule": 60.0,
+    },
+    "zoom-tokens-refresh-due": {
+        "task": "zoom_integration.tasks.tokens_refresh_due",
+        "schedule": 600.0,
+    },
+    # Fans out per tenant by its sync_interval_hours (default 24, i.e. nightly-ish).
+    "zoom-sync-due-tenants": {
+        "task": "zoom_integration.tasks.sync_due_tenants",
+        "schedule": crontab(minute="*/15"),
+    },
+    "zoom-metrics-parked-resume": {
+        "task": "zoom_integration.tasks.metrics_parked_resume",
+        "schedule": 300.0,
+    },
+}

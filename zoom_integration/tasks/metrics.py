@@ -1,0 +1,28 @@
+"""Metrics tasks: thin wrappers around `zoom_integration.metrics` (queue "metrics").
+
+They take ids only, import services inside the body, and are idempotent: a fetch replaces the
+meeting's rows, and a redelivered task for a finished meeting does nothing.
+"""
+
+from celery import shared_task
+
+
+@shared_task(bind=True, name="zoom_integration.tasks.metrics_fetch", acks_late=True,
+             max_retries=None, ignore_result=True)
+def metrics_fetch_task(self, meeting_id: int) -> dict:
+    """Fetches one meeting's dashboard data; retry/park decisions live in the service."""
+    from zoom_integration.metrics import metrics_fetch_attempt
+
+    outcome = metrics_fetch_attempt(meeting_id=int(meeting_id))
+    if outcome.get("retry_in") is not None:
+        raise self.retry(countdown=outcome["retry_in"])
+    return {k: v for k, v in outcome.items() if k != "retry_in"}
+
+
+@shared_task(name="zoom_integration.tasks.metrics_parked_resume", acks_late=True,
+             ignore_result=True)
+def metrics_parked_resume_task() -> int:
+    """Beat: re-queues fetches parked on Zoom's daily limit once it has reset."""
+    from zoom_integration.metrics import metrics_parked_resume
+
+    return metrics_parked_resume()

@@ -1,0 +1,26 @@
+"""Directory sync tasks: thin wrappers around `zoom_integration.directory` (queue "sync").
+
+`sync_due_tenants_task` (beat) fans out one `sync_tenant_directory_task` per active tenant
+whose last successful sync is older than its `sync_interval_hours`. A sync stopped by Zoom's
+daily limit parks the tenant until the reset instead of retrying.
+"""
+
+from celery import shared_task
+
+
+@shared_task(bind=True, name="zoom_integration.tasks.sync_tenant_directory", acks_late=True,
+             max_retries=5, ignore_result=True)
+def sync_tenant_directory_task(self, tenant_id: int) -> dict:
+    from zoom_integration.directory import tenant_directory_sync_attempt
+
+    outcome = tenant_directory_sync_attempt(tenant_id=int(tenant_id))
+    if outcome.get("retry_in") is not None:
+        raise self.retry(countdown=outcome["retry_in"])
+    return {k: v for k, v in outcome.items() if k != "retry_in"}
+
+
+@shared_task(name="zoom_integration.tasks.sync_due_tenants", acks_late=True, ignore_result=True)
+def sync_due_tenants_task() -> int:
+    from zoom_integration.directory import tenants_due_sync_enqueue
+
+    return tenants_due_sync_enqueue()

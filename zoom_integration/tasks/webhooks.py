@@ -1,0 +1,29 @@
+"""Celery tasks for webhook deliveries: thin wrappers taking ids (queue "webhooks" by name)."""
+
+from celery import shared_task
+
+# The hard limit stays under PROCESSING_LEASE (webhooks.py): a killed task's delivery is
+# taken up again only after its run can no longer be going on.
+PROCESS_TIME_LIMIT_SECONDS = 120
+
+
+@shared_task(bind=True, name="zoom_integration.tasks.webhook_delivery_process", max_retries=None,
+             time_limit=PROCESS_TIME_LIMIT_SECONDS, soft_time_limit=PROCESS_TIME_LIMIT_SECONDS - 20)
+def webhook_delivery_process_task(self, delivery_id: int) -> None:
+    """Processes one stored delivery; retried with backoff while its error is transient."""
+    from zoom_integration.webhooks import WebhookRetryLater, webhook_delivery_process
+
+    try:
+        webhook_delivery_process(delivery_id=delivery_id)
+    except WebhookRetryLater as exc:
+        # The attempt budget lives on the row (MAX_ATTEMPTS); if this retry message is lost,
+        # the row is pending and the sweeper queues it.
+        raise self.retry(countdown=exc.countdown, exc=exc) from exc
+
+
+@shared_task(name="zoom_integration.tasks.webhook_pending_sweep")
+def webhook_pending_sweep_task() -> int:
+    """Queues deliveries whose queue message was lost (run every minute by beat)."""
+    from zoom_integration.webhooks import webhook_pending_sweep
+
+    return webhook_pending_sweep()
