@@ -20,7 +20,6 @@ class TenantAccessAdmin(SuperuserOnlyMixin, admin.ModelAdmin):
     list_display = ("user", "tenant", "can_change", "granted_at")
     list_filter = ("can_change", "tenant")
     search_fields = ("user__username", "user__email", "tenant__name", "tenant__slug")
-    autocomplete_fields = ()
     raw_id_fields = ("user",)
 
 
@@ -32,6 +31,3 @@ class TenantAccessInline(SuperuserOnlyMixin, admin.TabularInline):
     raw_id_fields = ("user",)
     fields = ("user", "can_change", "granted_at")
     readonly_fields = ("granted_at",)
-
-    def has_add_permission(self, request, obj=None):
-        return request.user.is_active and request.user.is_superuser

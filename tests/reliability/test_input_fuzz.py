@@ -22,7 +22,7 @@ from hypothesis import strategies as st
 from tests.factories import TenantFactory
 from zoom_integration.models import ZoomConnection, ZoomWebhookDelivery
 
-from .audit import LEDGER
+from .audit import LEDGER, record_artifact
 from .zoomsign import compact, signed_headers
 
 pytestmark = pytest.mark.django_db
@@ -265,12 +265,14 @@ def test_state_issued_for_a_cannot_complete_for_b(tenants, zoom_token_endpoint):
     client = Client()
     state = start_flow(client, tenants["a"])
     LEDGER.add(state)
+    LEDGER.add("CodeForAlpha123")
     response = client.get("/adminapi/zoom/oauth/authorize",
                           {"code": "CodeForAlpha123", "state": state},
                           headers={"host": host(tenants["b"])})
     assert 400 <= response.status_code < 500
     assert token_calls(zoom_token_endpoint) == 0
     assert not ZoomConnection.objects.filter(tenant=tenants["b"]).exists()
+    record_artifact("pages", "oauth-foreign-state", response.content)
     # And it is spent: replaying it on A's host is refused too.
     again = client.get("/adminapi/zoom/oauth/authorize",
                        {"code": "CodeForAlpha123", "state": state},
@@ -283,11 +285,13 @@ def test_a_valid_state_does_exchange_the_code(tenants, zoom_token_endpoint):
     """The other side of the fuzz property: the fixture would see a legitimate exchange."""
     client = Client()
     state = start_flow(client, tenants["a"])
+    LEDGER.add(state, "CodeForAlpha456")
     response = client.get("/adminapi/zoom/oauth/authorize",
                           {"code": "CodeForAlpha456", "state": state},
                           headers={"host": host(tenants["a"])})
     assert response.status_code == 200
     assert token_calls(zoom_token_endpoint) == 1
+    record_artifact("pages", "oauth-success", response.content)  # for the secrets scan
 
 
 @FUZZ

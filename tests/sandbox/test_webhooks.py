@@ -147,3 +147,28 @@ def test_control_api_over_http():
                              timeout=5).status_code == 400
         assert requests.get(base + "/nothing", timeout=5).status_code == 404
         assert requests.post(base + "/reset", timeout=5).json() == {"ok": True}
+
+
+def test_panel_buttons_end_a_meeting_and_add_a_user():
+    import requests
+
+    with webhook_receiver() as receiver, running_sandbox(apps=[
+            {"secret_token": SECRET, "event_url": receiver.url}]) as sandbox:
+        client_id = sandbox.app["client_id"]
+        page = requests.get(sandbox.base_url + "/", headers={"Accept": "text/html"}, timeout=5)
+        assert "End a meeting" in page.text and client_id in page.text
+        answer = requests.post(sandbox.base_url + "/panel/meeting", timeout=5,
+                               data={"client_id": client_id, "participants": "3",
+                                     "minutes": "4"}, allow_redirects=False)
+        assert answer.status_code == 303 and "Ended%20meeting" in answer.headers["Location"]
+        requests.post(sandbox.base_url + "/panel/user", data={"client_id": client_id},
+                      timeout=5)
+        assert sandbox.wait_deliveries(5)
+        events = sorted(json.loads(r["body"])["event"] for r in receiver.requests)
+        assert events == ["meeting.ended", "user.created"]
+        ended = next(json.loads(r["body"]) for r in receiver.requests
+                     if "meeting.ended" in str(r["body"]))
+        meeting = next(m for a in sandbox.sandbox.world.accounts.values() for m in
+                       sandbox.sandbox.account_summary(a)["meetings"]
+                       if m["uuid"] == ended["payload"]["object"]["uuid"])
+        assert meeting["participants"] == 3 and meeting["minutes"] == 4

@@ -13,6 +13,7 @@ from urllib.parse import parse_qs, urlsplit
 
 from .config import SandboxConfig
 from .control import Sandbox
+from .panel import panel_action, panel_page
 from .protocol import Request, Response
 
 MAX_BODY = 5 * 1024 * 1024
@@ -83,8 +84,12 @@ def dispatch(sandbox: Sandbox, req: Request) -> Response:
         case "POST", "/oauth/revoke":
             return sandbox.oauth.revoke(req)
         case "GET", "/":
+            if "text/html" in req.headers.get("accept", ""):
+                return panel_page(sandbox, req)
             return Response.json({"sandbox": "zoom", "base_url": sandbox.base_url,
                                   "control": sandbox.base_url + "/_sandbox/stats"})
+        case "POST", _ if path.startswith("/panel/"):
+            return panel_action(sandbox, req, path.removeprefix("/panel/"))
     return Response.json({"code": 404, "message": "Not Found"}, 404)
 
 
