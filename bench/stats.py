@@ -104,3 +104,20 @@ def max_in_window(times: Sequence[float], window: float = 1.0) -> int:
             left += 1
         best = max(best, right - left + 1)
     return best
+
+
+def marginal_cost(points: Sequence[tuple[float, float]]) -> float | None:
+    """Least-squares slope of cost against count through (count, cost) points: the cost of one
+    more item, without the fixed cost every interval pays (idle workers, timers). With a single
+    point, cost / count."""
+    points = [(float(x), float(y)) for x, y in points if x > 0]
+    if not points:
+        return None
+    if len(points) == 1 or len({x for x, _ in points}) == 1:
+        return sum(y for _, y in points) / sum(x for x, _ in points)
+    n = len(points)
+    mean_x = sum(x for x, _ in points) / n
+    mean_y = sum(y for _, y in points) / n
+    sxx = sum((x - mean_x) ** 2 for x, _ in points)
+    sxy = sum((x - mean_x) * (y - mean_y) for x, y in points)
+    return sxy / sxx

@@ -141,25 +141,33 @@ def main() -> int:
     ensure_admin(env, state)
     demo_tenant(env, state)
 
-    processes: list[tuple[str, subprocess.Popen]] = []
+    commands = {
+        # Zoom's dashboard data takes "a minute or two" (reference §4.5); the demo waits 10 s.
+        "sandbox": [PYTHON, "manage.py", "zoom_sandbox", "--port", str(SANDBOX_PORT),
+                    "--seed", "1", "--data-delay", "10", "--apps-json", sandbox_apps_json(state)],
+        "web": [PYTHON, "manage.py", "runserver", f"0.0.0.0:{WEB_PORT}", "--noreload"],
+        "worker": [PYTHON, "-m", "celery", "-A", "nectar_portal", "worker",
+                   "-Q", "default,webhooks,sync,metrics", "-c", "2", "-l", "INFO"],
+        "beat": [PYTHON, "-m", "celery", "-A", "nectar_portal", "beat", "-l", "INFO"],
+    }
+    # A worker or beat that dies is started again, as a process supervisor would in production;
+    # the web server and the sandbox dying stop everything (the demo cannot go on without them).
+    restartable = {"worker", "beat"}
+    processes: dict[str, subprocess.Popen] = {}
 
-    def start(name: str, args: list[str]) -> None:
-        processes.append((name, subprocess.Popen(args, cwd=ROOT, env=env)))
+    def start(name: str) -> None:
+        processes[name] = subprocess.Popen(commands[name], cwd=ROOT, env=env)
 
-    start("sandbox", [PYTHON, "manage.py", "zoom_sandbox", "--port", str(SANDBOX_PORT),
-                      "--seed", "1", "--apps-json", sandbox_apps_json(state)])
-    start("web", [PYTHON, "manage.py", "runserver", f"0.0.0.0:{WEB_PORT}", "--noreload"])
-    start("worker", [PYTHON, "-m", "celery", "-A", "nectar_portal", "worker",
-                     "-Q", "default,webhooks,sync,metrics", "-c", "2", "-l", "INFO"])
-    start("beat", [PYTHON, "-m", "celery", "-A", "nectar_portal", "beat", "-l", "INFO"])
+    for name in commands:
+        start(name)
 
     def stop(*_):
-        for _, process in reversed(processes):
+        for process in processes.values():
             if process.poll() is None:
-                process.send_signal(signal.SIGINT)
-        for _, process in processes:
+                process.terminate()
+        for process in processes.values():
             try:
-                process.wait(timeout=10)
+                process.wait(timeout=15)
             except subprocess.TimeoutExpired:
                 process.kill()
         sys.exit(0)
@@ -177,8 +185,14 @@ Nectar portal is running.
 Ctrl-C stops everything.
 """)
     while True:
-        for name, process in processes:
-            if process.poll() is not None:
+        for name, process in list(processes.items()):
+            if process.poll() is None:
+                continue
+            if name in restartable:
+                print(f"{name} exited with status {process.returncode}; starting it again.",
+                      file=sys.stderr)
+                start(name)
+            else:
                 print(f"{name} exited with status {process.returncode}; stopping.",
                       file=sys.stderr)
                 stop()
@@ -193,8 +207,10 @@ def validate_demo_endpoint(state: dict) -> None:
         headers={"Content-Type": "application/json"}, method="POST")
     try:
         with urllib.request.urlopen(request, timeout=10) as response:  # noqa: S310
-            print(f"sandbox validated the demo event endpoint: {response.read().decode()}")
-    except OSError as exc:
+            ok = json.loads(response.read()).get("ok")
+        print("Zoom sandbox: the demo event endpoint answered URL validation "
+              + ("correctly." if ok else "WRONGLY (see the web server's log)."))
+    except (OSError, ValueError) as exc:
         print(f"warning: URL validation of the demo endpoint failed: {exc}", file=sys.stderr)
 
 

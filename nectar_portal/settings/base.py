@@ -156,6 +156,8 @@ ZOOM_WEBHOOK_MAX_SKEW_SECONDS = env.int("ZOOM_WEBHOOK_MAX_SKEW_SECONDS", default
 # (connect, read) seconds for every outbound Zoom call; nothing waits forever.
 ZOOM_HTTP_TIMEOUT = (env.float("ZOOM_HTTP_CONNECT_TIMEOUT", default=5.0),
                      env.float("ZOOM_HTTP_READ_TIMEOUT", default=20.0))
+# Zoom needs "a minute or two" after meeting.ended before dashboard data exists (§4.5).
+ZOOM_METRICS_FETCH_DELAY_SECONDS = env.int("ZOOM_METRICS_FETCH_DELAY_SECONDS", default=120)
 PORTAL_URL_SCHEME = env.str("PORTAL_URL_SCHEME", default="https")
 # Only for a portal served on a non-standard port (make run: 8000); empty in production.
 PORTAL_URL_PORT = env.str("PORTAL_URL_PORT", default="")

@@ -19,6 +19,7 @@ from bench.profiling import collapsed_summary
 from bench.stats import (
     highest_sustained,
     latency_summary,
+    marginal_cost,
     max_in_window,
     min_list_calls,
     percentile,
@@ -198,3 +199,11 @@ def test_bench_database_is_never_the_given_one(monkeypatch):
     assert bench_database_url("postgres://u@h/nectar_bench") == "postgres://u@h/nectar_bench"
     monkeypatch.setenv("BENCH_DATABASE_URL", "postgres://u@h/other_bench")
     assert bench_database_url() == "postgres://u@h/other_bench"
+
+
+def test_marginal_cost_leaves_out_the_fixed_cost():
+    # 0.5 s fixed per interval plus 2 ms per request.
+    points = [(n, 0.5 + 0.002 * n) for n in (600, 1200, 1800)]
+    assert marginal_cost(points) == pytest.approx(0.002)
+    assert marginal_cost([(100, 0.3)]) == pytest.approx(0.003)
+    assert marginal_cost([]) is None
