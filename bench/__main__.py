@@ -46,7 +46,13 @@ def table(results: dict) -> str:
         if not result:
             continue
         before = result.get("machine_before") or {}
-        if before.get("busy"):
+        during = (result.get("machine_during") or {}).get("others_share_webhook_steps")
+        if during:
+            if max(during) > BUSY_LIMIT:
+                lines.append(f"| {name} | **machine busy**: other processes used up to "
+                             f"{max(during):.0%} of the CPUs during the steps; figures below "
+                             "are low | | | | | |")
+        elif before.get("busy"):
             lines.append(f"| {name} | **machine busy**: CPUs {before['cpu_busy']:.0%} busy by "
                          "other processes before the start; figures below are low | | | | | |")
         if result.get("error"):

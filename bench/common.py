@@ -166,13 +166,17 @@ class CpuMeter:
     short-lived helpers (the load generator) report their own CPU and are added by the caller.
     """
 
-    def __init__(self, sessions: set[int], database: str):
-        self.sessions = set(sessions) | {os.getsid(0)}
+    def __init__(self, sessions: set[int] | dict[int, str], database: str):
+        labels = sessions if isinstance(sessions, dict) else dict.fromkeys(sessions, "services")
+        self.labels = {**labels, os.getsid(0): "bench"}
+        self.sessions = set(self.labels)
         self.database = database
         self.ticks = os.sysconf("SC_CLK_TCK")
+        self.by_label: dict[str, int] = {}
 
     def _ours(self) -> int:
         total = 0
+        by_label: dict[str, int] = {}
         for entry in Path("/proc").iterdir():
             if not entry.name.isdigit():
                 continue
@@ -184,13 +188,17 @@ class CpuMeter:
                     self.database.encode() in (entry / "cmdline").read_bytes())
                 if session in self.sessions or backend:
                     total += used
+                    label = "postgres" if backend else self.labels[session]
+                    by_label[label] = by_label.get(label, 0) + used
             except (OSError, IndexError, ValueError):
                 continue
+        self.by_label = by_label
         return total
 
     def start(self) -> None:
         self.machine0, self.total0 = _proc_stat_totals()
         self.ours0 = self._ours()
+        self.labels0 = dict(self.by_label)
 
     def stop(self, *, extra_cpu_seconds: float = 0.0) -> dict:
         machine1, total1 = _proc_stat_totals()
@@ -199,9 +207,13 @@ class CpuMeter:
         machine = (machine1 - self.machine0) / total
         ours_ticks = (ours1 - self.ours0) + extra_cpu_seconds * self.ticks
         ours = ours_ticks / total
+        split = {label: (used - self.labels0.get(label, 0)) / self.ticks
+                 for label, used in self.by_label.items()}
+        split["generator"] = split.get("generator", 0.0) + extra_cpu_seconds
         return {"machine_busy": round(machine, 3), "ours": round(min(ours, machine), 3),
                 "others": round(max(0.0, machine - ours), 3),
-                "ours_cpu_seconds": round(ours_ticks / self.ticks, 3)}
+                "ours_cpu_seconds": round(ours_ticks / self.ticks, 3),
+                "cpu_seconds_by_process": {k: round(v, 3) for k, v in sorted(split.items())}}
 
 
 def load_average() -> float | None:
@@ -404,7 +416,8 @@ class Stack(contextlib.AbstractContextManager):
         return proc
 
     def cpu_meter(self) -> CpuMeter:
-        return CpuMeter({p.pid for p in self.procs}, database_name(self.database_url))
+        labels = {p.pid: re.sub(r"\d+$", "", p.name) for p in self.procs}
+        return CpuMeter(labels, database_name(self.database_url))
 
     def gunicorn(self, workers: int = 4, *, worker_class: str = "sync", threads: int = 1,
                  wrap: list[str] | None = None) -> Proc:

@@ -401,7 +401,19 @@ def zoom_user_event_apply(*, tenant, event: str, payload: dict, event_ts: int | 
                 user.zoom_id = key
         if user is not None and event_ts is not None and user.last_event_ts is not None \
                 and event_ts < user.last_event_ts:
-            logger.info("ignoring %s older than the last applied event for user %s", event, key)
+            # Zoom retries late and out of order (reference §6 item 7): an older event must not
+            # undo a newer one, but it may fill in what is still empty (a user.created that
+            # arrives after the user.updated carries the name and email).
+            filled = []
+            if event in {"user.created", "user.updated"}:
+                older = _user_values(obj, partial=True)
+                filled = [f for f, value in older.items() if value and not getattr(user, f)]
+                for field in filled:
+                    setattr(user, field, older[field])
+                if filled:
+                    user.save(update_fields=filled)
+            logger.info("%s is older than the last event applied to user %s; filled only: %s",
+                        event, key, ", ".join(filled) or "nothing")
             return
         if user is None:
             user = ZoomUser(tenant=tenant, zoom_id=key, **_user_values(obj))

@@ -25,7 +25,6 @@ from __future__ import annotations
 import base64
 import hashlib
 import logging
-import re
 import secrets
 import time
 from collections.abc import Mapping
@@ -40,6 +39,7 @@ from django.db import DatabaseError, connection, transaction
 from django.db.models import F
 from django.utils import timezone
 from django.utils.crypto import constant_time_compare
+from django.views.decorators.debug import sensitive_variables
 
 from tenants.models import Tenant
 from tenants.selectors import tenant_zoom_urls
@@ -81,28 +81,6 @@ MAX_PENDING_STATES = 5  # several tabs may be mid-flow; older ones are dropped
 _REAUTH_ERRORS = frozenset({"invalid_grant"})
 
 
-# --- Access logs ---------------------------------------------------------------------------
-
-_CALLBACK_QUERY = re.compile(r"(/adminapi/zoom/oauth/authorize)\?[^\s\"']*")
-
-
-class OAuthQueryRedactingFilter(logging.Filter):
-    """Hides the OAuth callback's query string (`code`, `state`) in access-log lines.
-
-    runserver's `django.server` logger (and gunicorn's access log, when enabled) writes the full
-    request line, which for Zoom's redirect back carries the authorization code. Wire it in
-    LOGGING as a filter on those loggers; it never drops a record.
-    """
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        if isinstance(record.msg, str):
-            record.msg = _CALLBACK_QUERY.sub(r"\1?[redacted]", record.msg)
-        if isinstance(record.args, tuple):
-            record.args = tuple(_CALLBACK_QUERY.sub(r"\1?[redacted]", arg)
-                                if isinstance(arg, str) else arg for arg in record.args)
-        return True
-
-
 # --- HTTP helpers ----------------------------------------------------------------------------
 
 def _timeout() -> tuple[float, float] | float:
@@ -128,6 +106,7 @@ class _TokenAnswer:
     # code <code>", §1.2). The error kind is enough for staff and customers.
 
 
+@sensitive_variables()  # error reports must not show tokens or codes
 def _token_post(*, tenant: Tenant, form: dict[str, str], path: str = "/oauth/token"
                 ) -> _TokenAnswer:
     """POST to Zoom's token (or revoke) endpoint; transport failures become ZoomTransientError."""
@@ -152,6 +131,7 @@ def _token_post(*, tenant: Tenant, form: dict[str, str], path: str = "/oauth/tok
     return _TokenAnswer(response.status_code, data)
 
 
+@sensitive_variables()  # error reports must not show tokens or codes
 def _users_me(access_token: str) -> dict[str, Any]:
     """GET /users/me (§1.4): the authorizing user, with `account_id`."""
     url = f"{settings.ZOOM_API_BASE_URL}/users/me"
@@ -186,6 +166,7 @@ def _int(value: Any) -> int | None:
         return None
 
 
+@sensitive_variables()  # error reports must not show tokens or codes
 def _parse_token_response(answer: _TokenAnswer) -> dict[str, Any]:
     """The §1.1 token response, checked: access_token, refresh_token, numeric expires_in."""
     data = answer.data
@@ -288,6 +269,7 @@ class AuthorizationResult:
     via_installation_url: bool = False
 
 
+@sensitive_variables()  # error reports must not show tokens or codes
 def authorization_complete(*, tenant: Tenant, session, query: Mapping[str, str]
                            ) -> AuthorizationResult:
     """Handle Zoom's redirect back: with our `state` (PKCE), or none (Installation URL flow).
@@ -392,6 +374,7 @@ def _unreachable() -> OAuthFlowError:
                           "was connected. Please try again in a few minutes.", status=424)
 
 
+@sensitive_variables()  # error reports must not show tokens or codes
 def _revoke_quietly(*, tenant: Tenant, access_token: str) -> None:
     try:
         _token_post(tenant=tenant, form={"token": access_token}, path="/oauth/revoke")
@@ -457,6 +440,7 @@ def _lock_connection(tenant: Tenant) -> ZoomConnection | None:
     return ZoomConnection.objects.select_for_update().filter(tenant_id=tenant.pk).first()
 
 
+@sensitive_variables()  # error reports must not show tokens or codes
 def _refresh_exchange(*, tenant: Tenant, conn: ZoomConnection) -> Exception | None:
     """One refresh call. Updates `conn` in memory (new pair, or the failure); returns the error
     to raise once the transaction has committed, or None."""
@@ -498,6 +482,7 @@ def _refresh_exchange(*, tenant: Tenant, conn: ZoomConnection) -> Exception | No
     return ZoomAPIError(conn.last_error, status=answer.status)
 
 
+@sensitive_variables()  # error reports must not show tokens or codes
 def _refresh(*, tenant: Tenant, rejected_token: str | None, within_seconds: float) -> str:
     try:
         # durable=True: the rotated pair is committed when this block ends (module docstring).

@@ -11,6 +11,7 @@ import responses
 from django.conf import settings
 from django.db import connection as db
 
+from nectar_portal.log_filters import RedactSensitiveQueryFilter
 from tests.factories import TenantFactory
 from zoom_integration import oauth
 from zoom_integration.models import ConnectionState, ZoomConnection
@@ -333,7 +334,17 @@ def test_access_log_filter_hides_the_callback_query():
         "django.server", logging.INFO, __file__, 1, '"%s" %s %s',
         (f"GET /adminapi/zoom/oauth/authorize?code={CODE}&state=abc HTTP/1.1", "200", "512"),
         None)
-    assert oauth.OAuthQueryRedactingFilter().filter(record) is True
+    assert RedactSensitiveQueryFilter().filter(record) is True
     line = record.getMessage()
     assert CODE not in line and "state=abc" not in line
-    assert line == '"GET /adminapi/zoom/oauth/authorize?[redacted] HTTP/1.1" 200 512'
+    assert line == ('"GET /adminapi/zoom/oauth/authorize?code=[redacted]&state=[redacted] '
+                    'HTTP/1.1" 200 512')
+
+
+def test_access_log_filter_is_wired_into_the_request_loggers():
+    from django.conf import settings
+
+    for logger in ("django.server", "gunicorn.access"):
+        handlers = settings.LOGGING["loggers"][logger]["handlers"]
+        for handler in handlers:
+            assert "redact_query" in settings.LOGGING["handlers"][handler]["filters"]

@@ -21,6 +21,9 @@ def form_data(**overrides):
         "domains-TOTAL_FORMS": "1", "domains-INITIAL_FORMS": "0",
         "domains-MIN_NUM_FORMS": "0", "domains-MAX_NUM_FORMS": "1000",
         "domains-0-domain": "acme.portal.test", "domains-0-is_primary": "on",
+        # The staff-access inline (superusers only) posts an empty management form.
+        "staff_accesses-TOTAL_FORMS": "0", "staff_accesses-INITIAL_FORMS": "0",
+        "staff_accesses-MIN_NUM_FORMS": "0", "staff_accesses-MAX_NUM_FORMS": "1000",
     }
     data.update(overrides)
     return data

@@ -400,3 +400,29 @@ def _database_url() -> str:
     db = settings.DATABASES["default"]
     return (f"postgres://{db['USER']}:{db['PASSWORD']}@{db['HOST'] or '127.0.0.1'}:"
             f"{db['PORT'] or 5432}/{db['NAME']}")
+
+
+def test_task_retries_soon_when_the_database_is_unreachable(monkeypatch):
+    """OperationalError before the row is claimed: retried by the task, not left to the sweeper."""
+    from django.db import OperationalError
+
+    from zoom_integration import webhooks
+    from zoom_integration.tasks.webhooks import webhook_delivery_process_task
+
+    def database_gone(*, delivery_id):
+        raise OperationalError("connection refused")
+
+    class Retried(Exception):
+        pass
+
+    asked = {}
+
+    def record_retry(*, countdown, exc):
+        asked.update(countdown=countdown, exc=exc)
+        return Retried()
+
+    monkeypatch.setattr(webhooks, "webhook_delivery_process", database_gone)
+    monkeypatch.setattr(webhook_delivery_process_task, "retry", record_retry)
+    with pytest.raises(Retried):
+        webhook_delivery_process_task.run(1)
+    assert asked["countdown"] == 5 and isinstance(asked["exc"], OperationalError)

@@ -190,6 +190,18 @@ def test_user_created_updated_deleted(tenant):
     assert ZoomUser.objects.filter(tenant=tenant).count() == 1
 
 
+def test_a_late_user_created_fills_only_what_the_newer_update_left_empty(tenant):
+    zoom_user_event_apply(tenant=tenant, event="user.updated", event_ts=2000,
+                          payload={"object": {"id": "Late1", "dept": "Sales"}})
+    zoom_user_event_apply(tenant=tenant, event="user.created", event_ts=1000, payload={
+        "object": {"id": "Late1", "first_name": "Ana", "email": "ana@cust.example",
+                   "dept": "Onboarding"}})
+    user = ZoomUser.objects.get(tenant=tenant, zoom_id="Late1")
+    assert (user.email, user.first_name) == ("ana@cust.example", "Ana")
+    assert user.dept == "Sales"  # the newer value stays
+    assert user.last_event_ts == 2000
+
+
 def test_user_updated_for_an_unknown_user_creates_it(tenant):
     zoom_user_event_apply(tenant=tenant, event="user.updated", event_ts=None,
                           payload={"object": {"id": "X1", "email": "x@cust.example"}})

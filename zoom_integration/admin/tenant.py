@@ -16,6 +16,7 @@ from django.urls import path, reverse
 from django.utils.html import format_html, format_html_join
 
 from portal_security.access import TenantScopedAdminMixin
+from portal_security.admin import TenantAccessInline
 from tenants.admin import TenantAdmin, copyable
 from tenants.models import Tenant
 from tenants.selectors import tenant_zoom_urls
@@ -54,6 +55,8 @@ class ZoomTenantAdmin(TenantScopedAdminMixin, TenantAdmin):
         }),
     )
     actions = ["test_zoom_connection", "revoke_zoom_connection", sync_now]
+    # Superusers grant staff access to this tenant from its own page (issue 9).
+    inlines = [*TenantAdmin.inlines, TenantAccessInline]
 
     def get_queryset(self, request):
         return super().get_queryset(request).select_related("zoom_connection")

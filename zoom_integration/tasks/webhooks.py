@@ -5,12 +5,15 @@ from celery import shared_task
 # The hard limit stays under PROCESSING_LEASE (webhooks.py): a killed task's delivery is
 # taken up again only after its run can no longer be going on.
 PROCESS_TIME_LIMIT_SECONDS = 120
+DATABASE_RETRY_MAX_SECONDS = 300
 
 
 @shared_task(bind=True, name="zoom_integration.tasks.webhook_delivery_process", max_retries=None,
              time_limit=PROCESS_TIME_LIMIT_SECONDS, soft_time_limit=PROCESS_TIME_LIMIT_SECONDS - 20)
 def webhook_delivery_process_task(self, delivery_id: int) -> None:
     """Processes one stored delivery; retried with backoff while its error is transient."""
+    from django.db import InterfaceError, OperationalError
+
     from zoom_integration.webhooks import WebhookRetryLater, webhook_delivery_process
 
     try:
@@ -19,6 +22,11 @@ def webhook_delivery_process_task(self, delivery_id: int) -> None:
         # The attempt budget lives on the row (MAX_ATTEMPTS); if this retry message is lost,
         # the row is pending and the sweeper queues it.
         raise self.retry(countdown=exc.countdown, exc=exc) from exc
+    except (OperationalError, InterfaceError) as exc:
+        # The database went away before the row could even be claimed: nothing was recorded,
+        # so try again soon (the sweeper would too, but only after its backoff and the lease).
+        countdown = min(DATABASE_RETRY_MAX_SECONDS, 5 * 2 ** self.request.retries)
+        raise self.retry(countdown=countdown, exc=exc) from exc
 
 
 @shared_task(name="zoom_integration.tasks.webhook_pending_sweep")
