@@ -8,23 +8,9 @@ from django.contrib import admin, messages
 from django.db.models import Count, Q
 from django.utils.html import format_html
 
-from portal_security.access import TenantScopedAdminMixin
-
 from ..models import SyncRun, ZoomGroup, ZoomUser
 from ..models.directory import TenantDirectory
-
-
-class _ReadOnly(TenantScopedAdminMixin, admin.ModelAdmin):
-    """Zoom owns this data; the admin only shows it, and only for the staff's tenants."""
-
-    def has_add_permission(self, request, obj=None):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
+from .base import ReadOnlyTenantDataAdmin
 
 
 @admin.action(description="Sync users and groups now")
@@ -49,7 +35,7 @@ def sync_now(modeladmin, request, queryset):
 
 
 @admin.register(ZoomUser)
-class ZoomUserAdmin(_ReadOnly):
+class ZoomUserAdmin(ReadOnlyTenantDataAdmin):
     list_display = ("email", "display_name", "tenant", "status", "user_type", "dept",
                     "synced_at", "deleted_at")
     list_filter = ("tenant", "status", ("deleted_at", admin.EmptyFieldListFilter))
@@ -59,7 +45,7 @@ class ZoomUserAdmin(_ReadOnly):
 
 
 @admin.register(ZoomGroup)
-class ZoomGroupAdmin(_ReadOnly):
+class ZoomGroupAdmin(ReadOnlyTenantDataAdmin):
     list_display = ("name", "tenant", "total_members", "members_here", "synced_at", "deleted_at")
     list_filter = ("tenant", ("deleted_at", admin.EmptyFieldListFilter))
     search_fields = ("name", "zoom_id")
@@ -74,7 +60,7 @@ class ZoomGroupAdmin(_ReadOnly):
 
 
 @admin.register(SyncRun)
-class SyncRunAdmin(_ReadOnly):
+class SyncRunAdmin(ReadOnlyTenantDataAdmin):
     list_display = ("__str__", "tenant", "kind", "status", "phase", "progress", "started_at",
                     "finished_at", "users_seen", "users_marked_deleted", "groups_seen",
                     "api_calls")
@@ -92,7 +78,7 @@ class SyncRunAdmin(_ReadOnly):
 
 
 @admin.register(TenantDirectory)
-class TenantDirectoryAdmin(_ReadOnly):
+class TenantDirectoryAdmin(ReadOnlyTenantDataAdmin):
     tenant_lookup = ""  # the rows are tenants
     list_display = ("name", "slug", "is_active", "sync_interval_hours", "users", "last_sync",
                     "api_calls_today")

@@ -13,25 +13,13 @@ from django.contrib import admin, messages
 from django.db.models import Max, Sum
 from django.utils.html import format_html
 
-from portal_security.access import TenantScopedAdminMixin
-
 from ..models import WebhookRejection, ZoomWebhookDelivery
 from ..webhooks import Reason, webhook_deliveries_requeue, webhook_delivery_enqueue
-
-
-class _ReadOnlyAdmin(TenantScopedAdminMixin, admin.ModelAdmin):
-    def has_add_permission(self, request, obj=None):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
+from .base import ReadOnlyTenantDataAdmin
 
 
 @admin.register(ZoomWebhookDelivery)
-class ZoomWebhookDeliveryAdmin(_ReadOnlyAdmin):
+class ZoomWebhookDeliveryAdmin(ReadOnlyTenantDataAdmin):
     list_display = ("id", "tenant", "event", "status", "attempts", "duplicates", "received_at",
                     "processed_at", "short_error")
     list_filter = ("tenant", "event", "status", "received_at")
@@ -81,7 +69,7 @@ class ZoomWebhookDeliveryAdmin(_ReadOnlyAdmin):
 
 
 @admin.register(WebhookRejection)
-class WebhookRejectionAdmin(_ReadOnlyAdmin):
+class WebhookRejectionAdmin(ReadOnlyTenantDataAdmin):
     list_display = ("day", "tenant", "reason", "meaning", "count", "last_at")
     list_filter = ("reason", "tenant", "day")
     list_select_related = ("tenant",)

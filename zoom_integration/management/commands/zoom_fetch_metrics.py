@@ -3,7 +3,6 @@ dashboard data, now, in this process. The last output line is one JSON object wi
 `participants`, `qos_samples` and `poor_participants`."""
 
 import json
-import sys
 
 from django.core.management.base import BaseCommand, CommandError
 
@@ -14,6 +13,7 @@ from zoom_integration.exceptions import (
     ZoomError,
     ZoomNotFoundError,
 )
+from zoom_integration.management.progress import terminal_progress
 
 
 class Command(BaseCommand):
@@ -40,20 +40,10 @@ class Command(BaseCommand):
             tenant=tenant, uuid=uuid, defaults={"kind": kind})
         if record.kind != kind:
             raise CommandError(f"{uuid} is recorded as a {record.kind}, not a {kind}")
-        bar = None
-        progress = None
-        if sys.stdout.isatty():
-            from tqdm import tqdm
-
-            bar = tqdm(total=None, unit="participant", desc=f"QoS {uuid}", file=sys.stderr)
-
-            def progress(done, total):
-                if total is not None and bar.total != total:
-                    bar.total = total
-                bar.n = done
-                bar.refresh()
         try:
-            summary = dashboard_metrics_fetch(tenant=tenant, meeting=record, progress=progress)
+            with terminal_progress(desc=f"QoS {uuid}", unit="participant") as progress:
+                summary = dashboard_metrics_fetch(tenant=tenant, meeting=record,
+                                                  progress=progress)
         except (ZoomError, ReauthorizationRequiredError) as exc:
             if created:
                 record.delete()
@@ -64,7 +54,4 @@ class Command(BaseCommand):
             else:
                 message = f"fetch failed: {type(exc).__name__}: {exc}"
             raise CommandError(message) from None
-        finally:
-            if bar is not None:
-                bar.close()
         self.stdout.write(json.dumps(summary, sort_keys=True))

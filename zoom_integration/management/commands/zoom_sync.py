@@ -4,12 +4,12 @@ Neither flag means both (groups first, then users with their memberships). A pro
 drawn when stdout is a terminal; the last line summarises each run.
 """
 
-import sys
 
 from django.core.management.base import BaseCommand, CommandError
 
 from tenants.models import Tenant
 from zoom_integration.exceptions import ReauthorizationRequiredError, ZoomError
+from zoom_integration.management.progress import terminal_progress
 
 
 class Command(BaseCommand):
@@ -28,30 +28,16 @@ class Command(BaseCommand):
             raise CommandError(f"no tenant with slug {slug!r}")
         if not users and not groups:
             users = groups = True
-        bar = None
-        progress = None
-        if sys.stdout.isatty():
-            from tqdm import tqdm
-
-            bar = tqdm(total=None, unit="item", desc=f"sync {slug}", file=sys.stderr)
-
-            def progress(done, total):
-                if total is not None and bar.total != total:
-                    bar.total = total
-                bar.n = done
-                bar.refresh()
         try:
-            runs = zoom_directory_sync(tenant=tenant, users=users, groups=groups,
-                                       progress=progress)
+            with terminal_progress(desc=f"sync {slug}", unit="item") as progress:
+                runs = zoom_directory_sync(tenant=tenant, users=users, groups=groups,
+                                           progress=progress)
         except SyncAlreadyRunningError as exc:
             raise CommandError(str(exc)) from None
         except ReauthorizationRequiredError as exc:
             raise CommandError(f"tenant {slug} must connect Zoom again: {exc}") from None
         except ZoomError as exc:
             raise CommandError(f"sync failed: {type(exc).__name__}: {exc}") from None
-        finally:
-            if bar is not None:
-                bar.close()
         for run in runs:
             self.stdout.write(
                 f"{run.kind}: {run.status}; users seen {run.users_seen}, marked deleted "
