@@ -7,3 +7,4 @@ class TenantsConfig(AppConfig):
 
     def ready(self):
         from . import checks  # noqa: F401  (registers the undecryptable-secrets check)
+        from . import signals  # noqa: F401  (clears the host cache when tenants change)

@@ -10,7 +10,7 @@ import logging
 from django.db import DatabaseError
 from django.http import JsonResponse
 
-from .selectors import tenant_get_by_host
+from .host_cache import tenant_for_host
 
 logger = logging.getLogger(__name__)
 
@@ -27,7 +27,7 @@ class TenantMiddleware:
             try:
                 # The raw header is enough to pick a tenant; get_host() still validates it
                 # against ALLOWED_HOSTS in the views that build URLs.
-                request.tenant = tenant_get_by_host(host=request.META.get("HTTP_HOST", ""))
+                request.tenant = tenant_for_host(request.META.get("HTTP_HOST", ""))
             except DatabaseError:
                 # Without the database nothing can be verified or stored: 503 tells Zoom to
                 # retry later (CONTRACT.md), where a 500 would be a bug.

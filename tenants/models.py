@@ -100,3 +100,8 @@ class TenantDomain(models.Model):
 
     def clean(self):
         self.domain = (self.domain or "").strip().lower().rstrip(".")
+
+    def save(self, *args, **kwargs):
+        # Host lookups match exactly on the index; every path stores the normalised form.
+        self.clean()
+        super().save(*args, **kwargs)

@@ -23,8 +23,9 @@ def normalize_host(host: str) -> str:
 
 
 def tenant_get_by_host(*, host: str) -> Tenant | None:
-    domain = (TenantDomain.objects.select_related("tenant")
-              .filter(domain__iexact=normalize_host(host)).first())
+    # Domains are stored lower-case (TenantDomain.clean), so an exact match uses the index.
+    domain = (TenantDomain.objects.select_related("tenant").order_by()
+              .filter(domain=normalize_host(host)).first())
     return domain.tenant if domain else None
 
 
