@@ -6,5 +6,7 @@ class TenantsConfig(AppConfig):
     verbose_name = "Customers"
 
     def ready(self):
-        from . import checks  # noqa: F401  (registers the undecryptable-secrets check)
-        from . import signals  # noqa: F401  (clears the host cache when tenants change)
+        from . import (
+            checks,  # noqa: F401  (registers the undecryptable-secrets check)
+            signals,  # noqa: F401  (clears the host cache when tenants change)
+        )
