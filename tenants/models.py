@@ -98,10 +98,10 @@ class TenantDomain(models.Model):
     def __str__(self):
         return self.domain
 
-    def clean(self):
-        self.domain = (self.domain or "").strip().lower().rstrip(".")
-
     def save(self, *args, **kwargs):
         # Host lookups match exactly on the index; every path stores the normalised form.
         self.clean()
         super().save(*args, **kwargs)
+
+    def clean(self):
+        self.domain = (self.domain or "").strip().lower().rstrip(".")
