@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint bench clean-venv
+.PHONY: run manage test lint bench clean-venv
 
 $(STAMP): pyproject.toml requirements.lock
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -15,6 +15,10 @@ $(STAMP): pyproject.toml requirements.lock
 ## run: the portal on http://localhost:8000 with a worker, beat, the Zoom sandbox and a demo tenant
 run: $(STAMP)
 	$(BIN)/python scripts/run_local.py
+
+## manage: a manage.py command against the `make run` portal, e.g. make manage ARGS="zoom_sync demo"
+manage: $(STAMP)
+	$(BIN)/python scripts/run_local.py manage $(ARGS)
 
 ## test: the whole suite against PostgreSQL and Redis (DATABASE_URL, REDIS_URL)
 test: $(STAMP)

@@ -1,5 +1,8 @@
 """`make run`: the whole portal on one machine, on embedded defaults, until Ctrl-C.
 
+`run_local.py manage ARGS...` (make manage ARGS="...") runs one manage.py command with the
+same environment instead.
+
 Starts, in order: migrations, a local admin login (password printed once), the Zoom sandbox
 with a demo app, a demo tenant wired to it, then the web server, a Celery worker and beat.
 State that must survive restarts (encryption key, admin password, demo app credentials) lives
@@ -133,6 +136,11 @@ def wait_for(url: str, seconds: float = 60) -> bool:
 def main() -> int:
     state = load_state()
     env = portal_env(state)
+    if sys.argv[1:2] == ["manage"]:
+        # `make manage ARGS="zoom_sync demo"`: a command against this local portal, with the
+        # keys and sandbox URLs that `make run` uses (they live in var/local.json, not .env).
+        return subprocess.run([PYTHON, "manage.py", *sys.argv[2:]], cwd=ROOT, env=env,
+                              check=False).returncode
     broker_dir = VAR / "broker"
     for sub in ("queue", "processed"):
         (broker_dir / sub).mkdir(parents=True, exist_ok=True)

@@ -213,6 +213,8 @@ AUTHENTICATION_BACKENDS = [
     "django.contrib.auth.backends.ModelBackend",
 ]
 AXES_ENABLED = env.bool("AXES_ENABLED", default=True)
+# Axes announces itself at INFO in every process (each manage.py command); lockouts still log.
+AXES_VERBOSE = False
 # 5 failures for one username from one address → that pair is locked out for 15 minutes. Keyed
 # on the pair so an attacker elsewhere cannot lock a colleague out of the admin.
 AXES_FAILURE_LIMIT = 5

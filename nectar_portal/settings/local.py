@@ -7,9 +7,9 @@ DEBUG = True
 SECRET_KEY = env.str("DJANGO_SECRET_KEY", default="insecure-local-only-secret-key")
 # `make run` writes a generated key into .env on first start; this fallback is for manage.py
 # invoked by hand before that.
-FIELD_ENCRYPTION_KEY = env.list(
-    "FIELD_ENCRYPTION_KEY", default=["bG9jYWwtb25seS1rZXktbmV2ZXItaW4tcHJvZHVjdGk="]
-)
+# (An empty FIELD_ENCRYPTION_KEY= line, as copied from .env.example, counts as unset.)
+FIELD_ENCRYPTION_KEY = env.list("FIELD_ENCRYPTION_KEY", default=[]) or [
+    "bG9jYWwtb25seS1rZXktbmV2ZXItaW4tcHJvZHVjdGk="]
 PORTAL_URL_SCHEME = env.str("PORTAL_URL_SCHEME", default="http")
 
 # SQLite is shared by the web server, a worker and beat in `make run`: wait for locks instead of
