@@ -21,7 +21,7 @@ from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.html import format_html
 
-from portal_security.access import TenantScopedAdminMixin, tenants_visible_to
+from portal_security.access import tenants_visible_to
 
 from ..charts import ChartSeries, Threshold, line_chart_svg
 from ..models import ZoomGroup, ZoomMeeting, ZoomUser
@@ -34,6 +34,7 @@ from ..operator import (
     meetings_filter,
     meetings_with_quality,
 )
+from .base import ReadOnlyTenantDataAdmin
 
 # Reference lines on the charts: the default "poor" limits of quality-rules.md (Microsoft CQD
 # audio: round trip > 500 ms, jitter > 30 ms, packet loss > 10 %).
@@ -161,8 +162,8 @@ def meetings_csv_response(queryset, filename: str) -> StreamingHttpResponse:
 
 
 @admin.register(ZoomMeeting)
-class ZoomMeetingAdmin(TenantScopedAdminMixin, admin.ModelAdmin):
-    # Staff see the meetings of the tenants granted to them (issue 9); superusers see all.
+class ZoomMeetingAdmin(ReadOnlyTenantDataAdmin):
+    # Read-only; staff see the meetings of the tenants granted to them (issue 9).
     tenant_lookup = "tenant"
     list_display = ("title", "tenant", "kind", "end_time", "participants", "poor_share",
                     "worst", "quality_badge", "fetch_status")
@@ -178,16 +179,6 @@ class ZoomMeetingAdmin(TenantScopedAdminMixin, admin.ModelAdmin):
 
     class Media:
         css = {"all": ("portal/operator.css",)}
-
-    # Read-only: view permission shows everything; nothing is added, changed or deleted here.
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
     def get_queryset(self, request):
         return meetings_with_quality(super().get_queryset(request))
