@@ -56,6 +56,7 @@ from .models import (
     ZoomWebhookDelivery,
 )
 from .models.metrics import FetchStatus, Quality
+from .oauth import REQUIRED_SCOPE_DESCRIPTIONS
 
 # --- Constants the pages explain -------------------------------------------------------------
 
@@ -76,15 +77,8 @@ SUBSCRIBED_EVENTS = (
 
 # Classic scopes for meetings, webinars, users, dashboard (meetings, webinars, usage overview) and
 # groups (issue 2; zoom-api-reference.md §3 "Scope mapping", §4 "Access", §4.6).
-REQUIRED_SCOPES = (
-    ("meeting:read:admin", "View all user meetings"),
-    ("webinar:read:admin", "View all user webinars"),
-    ("user:read:admin", "View all user information"),
-    ("dashboard_meetings:read:admin", "View all users' meetings information on Dashboard"),
-    ("dashboard_webinars:read:admin", "View all users' webinar information on Dashboard"),
-    ("dashboard_home:read:admin", "View overview of usage statistics for Meetings and Zoom Rooms"),
-    ("group:read:admin", "View groups"),
-)
+# One list of scopes, owned by the OAuth module that checks them.
+REQUIRED_SCOPES = REQUIRED_SCOPE_DESCRIPTIONS
 
 # Deliveries and fetches that failed within this window make a tenant show "errors".
 RECENT_ERRORS_WINDOW = dt.timedelta(hours=24)

@@ -11,8 +11,9 @@ TOKEN_URL = "https://zoom.us/oauth/token"
 REVOKE_URL = "https://zoom.us/oauth/revoke"
 AUTHORIZE_URL = "https://zoom.us/oauth/authorize"
 ME_URL = "https://api.zoom.us/v2/users/me"
-ALL_SCOPES = ("user:read:admin group:read:admin dashboard_meetings:read:admin "
-              "dashboard_webinars:read:admin dashboard_home:read:admin")
+ALL_SCOPES = ("meeting:read:admin webinar:read:admin user:read:admin group:read:admin "
+              "dashboard_meetings:read:admin dashboard_webinars:read:admin "
+              "dashboard_home:read:admin")
 
 
 def token_body(access="access-new-1", refresh="refresh-new-1", expires_in=3599,

@@ -11,8 +11,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 DEFAULT_SCOPES = (
-    "user:read:admin group:read:admin dashboard_meetings:read:admin dashboard_webinars:read:admin"
-    " dashboard_home:read:admin"
+    "meeting:read:admin webinar:read:admin user:read:admin group:read:admin"
+    " dashboard_meetings:read:admin dashboard_webinars:read:admin dashboard_home:read:admin"
 )
 
 
