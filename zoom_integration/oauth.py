@@ -337,7 +337,11 @@ def authorization_complete(*, tenant: Tenant, session, query: Mapping[str, str]
     now = timezone.now()
     with transaction.atomic():
         locked = Tenant.objects.select_for_update().get(pk=tenant.pk)
-        if locked.zoom_account_id and locked.zoom_account_id != account_id:
+        # One Zoom account belongs to one customer: another tenant on the same account would
+        # share its rate limits and receive the same events under a second identity.
+        taken_by = (Tenant.objects.filter(zoom_account_id=account_id).exclude(pk=tenant.pk)
+                    .values_list("slug", flat=True).first())
+        if (locked.zoom_account_id and locked.zoom_account_id != account_id) or taken_by:
             mismatch = True
         else:
             mismatch = False
@@ -360,10 +364,16 @@ def authorization_complete(*, tenant: Tenant, session, query: Mapping[str, str]
             conn.last_error_at = None
             conn.save()
     if mismatch:
-        logger.warning("OAuth for tenant %s refused: Zoom account differs from the stored one",
-                       tenant.slug)
         # We will not use these tokens: end that authorization (best effort, §1.1 revoke).
         _revoke_quietly(tenant=tenant, access_token=tokens["access_token"])
+        if taken_by:
+            logger.warning("OAuth for tenant %s refused: Zoom account already connected to "
+                           "tenant %s", tenant.slug, taken_by)
+            raise OAuthFlowError(
+                "This Zoom account is already connected to another customer record in this "
+                "portal. Please contact your account manager.", status=409)
+        logger.warning("OAuth for tenant %s refused: Zoom account differs from the stored one",
+                       tenant.slug)
         raise OAuthFlowError(
             "This portal is already linked to a different Zoom account. Please sign in to "
             "Zoom with the account that was connected before, or contact your account "

@@ -316,6 +316,22 @@ def test_a_different_zoom_account_is_refused_and_its_tokens_revoked(client, tena
 
 
 @responses.activate
+def test_a_zoom_account_already_connected_to_another_tenant_is_refused(client, tenant):
+    from tests.factories import TenantFactory
+
+    TenantFactory(slug="first-customer", zoom_account_id="Aq7Zp1")
+    zoom_answers(me=me_body(account_id="Aq7Zp1"))
+    responses.add(responses.POST, REVOKE_URL, json={"status": "success"})
+    response = callback(client, tenant, code=CODE)
+    assert response.status_code == 409
+    assert b"already connected to another customer" in response.content
+    tenant.refresh_from_db()
+    assert tenant.zoom_account_id == ""
+    assert not ZoomConnection.objects.filter(tenant=tenant, state="connected").exists()
+    assert [c for c in responses.calls if c.request.url == REVOKE_URL]
+
+
+@responses.activate
 def test_codes_and_tokens_never_reach_logs_or_pages(client, tenant, caplog):
     caplog.set_level(logging.DEBUG)
     state = start(client, tenant)["state"][0]
