@@ -13,8 +13,6 @@ Screenshots of each journey's last page land in test-artifacts/ (git-ignored).
 from __future__ import annotations
 
 import datetime as dt
-import os
-import subprocess
 import time
 from pathlib import Path
 
@@ -23,6 +21,7 @@ import requests
 from django.conf import settings as django_settings
 
 from tests.browser.conftest import ARTIFACTS, PASSWORD, admin_login
+from tests.celery_worker import celery_worker
 from tests.factories import TenantDomainFactory, TenantFactory
 from tests.operator.factories import MeetingFactory, ParticipantFactory, add_samples
 from zoom_integration.operator import REQUIRED_SCOPES
@@ -190,30 +189,13 @@ def real_worker(settings, sandbox):
     saved = conf.broker_url, conf.task_always_eager
     conf.broker_url, conf.task_always_eager = settings.CELERY_BROKER_URL, False
     webhooks._publisher.resume()
-    db = settings.DATABASES["default"]
-    env = {**os.environ, "DJANGO_SETTINGS_MODULE": "tests.browser.worker_settings",
-           "CELERY_TASK_ALWAYS_EAGER": "0", "REDIS_URL": settings.REDIS_URL,
-           "CELERY_BROKER_URL": settings.CELERY_BROKER_URL,
-           "ZOOM_API_BASE_URL": sandbox.api_base_url, "ZOOM_OAUTH_BASE_URL": sandbox.base_url,
-           "DATABASE_URL": (f"postgres://{db['USER']}:{db.get('PASSWORD') or ''}@"
-                            f"{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}")}
-    env.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)
-    worker = subprocess.Popen(
-        [str(ROOT / ".venv/bin/celery"), "-A", "nectar_portal", "worker",
-         "-Q", "default,webhooks,sync,metrics", "-P", "solo", "-n", "browser@%h",
-         "--without-heartbeat", "--without-mingle", "--without-gossip", "-l", "warning"],
-        cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     try:
-        yield worker
+        with celery_worker(name="browser", queues="default,webhooks,sync,metrics",
+                           settings_module="tests.browser.worker_settings",
+                           env={"ZOOM_API_BASE_URL": sandbox.api_base_url,
+                                "ZOOM_OAUTH_BASE_URL": sandbox.base_url}) as worker:
+            yield worker
     finally:
-        worker.terminate()
-        try:
-            worker.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            worker.kill()
-            worker.wait(timeout=5)
-        if worker.stderr:
-            worker.stderr.close()
         conf.broker_url, conf.task_always_eager = saved
         webhooks._publisher.resume()
 

@@ -5,18 +5,14 @@ Covers the issue's "done when": the sandbox validates the endpoint, every delive
 once, and nothing is lost while the worker, then the broker, is away for a while.
 """
 
-import os
-import subprocess
-import sys
 import time
-from contextlib import contextmanager
-from pathlib import Path
 
 import pytest
 from django.conf import settings
 
 from nectar_portal.celery import app as celery_app
 from tenants.models import TenantDomain
+from tests.celery_worker import celery_worker
 from tests.factories import TenantFactory
 from zoom_integration import webhooks
 from zoom_integration.models import (
@@ -32,7 +28,6 @@ from zoom_integration.webhooks import webhook_pending_sweep
 
 pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
 
-CELERY = Path(sys.executable).with_name("celery")
 
 
 @pytest.fixture
@@ -47,28 +42,9 @@ def through_broker():
     webhooks._publisher.resume()
 
 
-@contextmanager
-def celery_worker():
+def webhooks_worker():
     """A real worker on the webhooks queue, against this test's database; always stopped."""
-    db = settings.DATABASES["default"]
-    env = {**os.environ, "DJANGO_SETTINGS_MODULE": "nectar_portal.settings.test",
-           "CELERY_TASK_ALWAYS_EAGER": "0", "REDIS_URL": settings.REDIS_URL,
-           "CELERY_BROKER_URL": settings.CELERY_BROKER_URL,
-           "DATABASE_URL": (f"postgres://{db['USER']}:{db['PASSWORD']}@"
-                            f"{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}")}
-    worker = subprocess.Popen(
-        [str(CELERY), "-A", "nectar_portal", "worker", "-Q", "webhooks", "-P", "solo",
-         "--without-heartbeat", "--without-mingle", "--without-gossip", "-l", "warning"],
-        cwd=settings.BASE_DIR, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    try:
-        yield worker
-    finally:
-        worker.terminate()
-        try:
-            worker.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            worker.kill()
-            worker.wait(timeout=5)
+    return celery_worker(name="webhooks", queues="webhooks")
 
 
 def wait_until(condition, timeout: float = 20.0) -> bool:
@@ -115,7 +91,7 @@ def test_sandbox_events_land_exactly_once_through_outages(live_server, through_b
         assert set(ZoomWebhookDelivery.objects.values_list("status", flat=True)) == {
             DeliveryStatus.PENDING}
 
-        with celery_worker() as worker:
+        with webhooks_worker() as worker:
             # 2. The worker starts and takes what waited.
             assert wait_until(all_processed(tenant, 2)), worker.stderr
             user = ZoomUser.objects.get(tenant=tenant, zoom_id=user_id)

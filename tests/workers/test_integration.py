@@ -1,20 +1,17 @@
 """Against the sandbox over real HTTP, on PostgreSQL and Redis, with real Celery workers."""
 
 import json
-import os
 import signal
-import subprocess
 import sys
 import time
-from contextlib import contextmanager
 from datetime import timedelta
 from pathlib import Path
 
 import pytest
 import requests
-from django.conf import settings
 from django.utils import timezone
 
+from tests.celery_worker import celery_worker
 from zoom_integration.sandbox.testing import running_sandbox
 
 pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
@@ -52,38 +49,14 @@ def zoom(settings):
         yield sandbox
 
 
-@contextmanager
-def celery_worker(zoom, *, name, queues="metrics,sync", overrides=None, visibility=3600):
-    db = settings.DATABASES["default"]
-    env = {
-        **os.environ,
-        "DJANGO_SETTINGS_MODULE": "tests.workers.worker_settings",
-        "CELERY_TASK_ALWAYS_EAGER": "0",
-        "DATABASE_URL": (f"postgres://{db['USER']}:{db.get('PASSWORD') or ''}@{db['HOST']}:"
-                         f"{db['PORT'] or 5432}/{db['NAME']}"),
-        "REDIS_URL": settings.REDIS_URL,
-        "ZOOM_API_BASE_URL": zoom.api_base_url,
-        "ZOOM_OAUTH_BASE_URL": zoom.base_url,
-        "ZOOM_RATE_LIMIT_OVERRIDES": json.dumps(overrides or {}),
-        "CELERY_VISIBILITY_TIMEOUT": str(visibility),
-    }
-    proc = subprocess.Popen(
-        [str(ROOT / ".venv/bin/celery"), "-A", "nectar_portal", "worker", "-Q", queues,
-         "-P", "solo", "-n", f"{name}@%h", "-l", "WARNING", "--without-gossip",
-         "--without-mingle", "--without-heartbeat"],
-        cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    try:
-        yield proc
-    finally:
-        if proc.poll() is None:
-            proc.terminate()
-            try:
-                proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
-        if proc.stderr:
-            proc.stderr.close()
+def zoom_worker(zoom, *, name, queues="metrics,sync", overrides=None, visibility=3600):
+    """A worker against the sandbox, with its rate-limit overrides and broker visibility."""
+    return celery_worker(name=name, queues=queues,
+                         settings_module="tests.workers.worker_settings", env={
+                             "ZOOM_API_BASE_URL": zoom.api_base_url,
+                             "ZOOM_OAUTH_BASE_URL": zoom.base_url,
+                             "ZOOM_RATE_LIMIT_OVERRIDES": json.dumps(overrides or {}),
+                             "CELERY_VISIBILITY_TIMEOUT": str(visibility)})
 
 
 @pytest.fixture
@@ -139,7 +112,7 @@ def test_an_ended_meeting_event_in_metrics_out(zoom, tenant, broker):
 
     app = _connect(zoom, tenant)
     ended = zoom.end_meeting(client_id=app["client_id"], participants=25, minutes=6)
-    with celery_worker(zoom, name="metrics1"):
+    with zoom_worker(zoom, name="metrics1"):
         meeting_ended_record(tenant=tenant, kind="meeting", payload=ended["event"]["payload"])
         meeting = ZoomMeeting.objects.get(tenant=tenant, uuid=ended["uuid"])
         _wait(lambda: ZoomMeeting.objects.get(pk=meeting.pk).fetch_status in ("done", "failed"),
@@ -162,8 +135,8 @@ def test_two_workers_share_the_rate_limit(zoom, tenant, broker):
              for _ in range(6)]  # 6 x (detail + participants + 2 QoS pages) = 24 Heavy calls
     zoom.reset()
     overrides = {"Heavy": {"per_second": limit}}
-    with celery_worker(zoom, name="rl1", overrides=overrides), \
-            celery_worker(zoom, name="rl2", overrides=overrides):
+    with zoom_worker(zoom, name="rl1", overrides=overrides), \
+            zoom_worker(zoom, name="rl2", overrides=overrides):
         for event in ended:
             meeting_ended_record(tenant=tenant, kind="meeting", payload=event["event"]["payload"])
         _wait(lambda: not ZoomMeeting.objects.filter(tenant=tenant).exclude(
@@ -184,7 +157,7 @@ def test_a_worker_killed_mid_task_and_the_task_completed_once(zoom, tenant, brok
     ended = zoom.end_meeting(client_id=app["client_id"], participants=40, minutes=3)
     zoom.set_faults(delay=1.0, path_prefix="/v2/metrics")  # each Heavy call takes a second
     visibility = 4
-    with celery_worker(zoom, name="doomed", visibility=visibility) as doomed:
+    with zoom_worker(zoom, name="doomed", visibility=visibility) as doomed:
         meeting_ended_record(tenant=tenant, kind="meeting", payload=ended["event"]["payload"])
         meeting = ZoomMeeting.objects.get(tenant=tenant, uuid=ended["uuid"])
         _wait(lambda: ZoomMeeting.objects.get(pk=meeting.pk).fetch_status == "fetching", 30,
@@ -194,7 +167,7 @@ def test_a_worker_killed_mid_task_and_the_task_completed_once(zoom, tenant, brok
         doomed.wait(timeout=10)
     assert ZoomMeeting.objects.get(pk=meeting.pk).fetch_status == "fetching"
     zoom.clear_faults()
-    with celery_worker(zoom, name="survivor", visibility=visibility):
+    with zoom_worker(zoom, name="survivor", visibility=visibility):
         _wait(lambda: ZoomMeeting.objects.get(pk=meeting.pk).fetch_status == "done", 60,
               "the redelivered task")
         time.sleep(visibility + 1)  # a second redelivery would show up as another attempt
