@@ -7,7 +7,7 @@ A diagnostic, not one of the benchmarks (`python -m bench` does not run it). gun
 `bench.ingest_diag:application`, the portal's WSGI app with one part of the receiver's path
 replaced in that process only (BENCH_INGEST_VARIANT), to show what each part costs at rate:
 
-- `no_enqueue`: `zoom_integration.webhooks.webhook_delivery_enqueue` does nothing (the row stays
+- `no_enqueue`: `zoom_integration.queueing.webhook_delivery_enqueue` does nothing (the row stays
   pending: the sweeper's job), i.e. the cost of publishing the Celery message in the request;
 - `cached_tenant`: `tenants.middleware.tenant_get_by_host` remembers each host's tenant, i.e.
   the cost of the per-request tenant lookup (ORM query and decryption of the tenant's secrets).
@@ -27,9 +27,9 @@ VARIANTS = ("no_enqueue", "cached_tenant", "no_enqueue+cached_tenant")
 
 def _patch(variant: str) -> None:
     if "no_enqueue" in variant:
-        import zoom_integration.webhooks as webhooks
+        import zoom_integration.queueing as queueing
 
-        webhooks.webhook_delivery_enqueue = lambda *, delivery_id: True
+        queueing.webhook_delivery_enqueue = lambda *, delivery_id: True
     if "cached_tenant" in variant:
         import tenants.middleware as middleware
 

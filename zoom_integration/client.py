@@ -23,6 +23,7 @@ from urllib.parse import quote
 import requests
 from django.conf import settings
 
+from .backoff import full_jitter_seconds
 from .exceptions import (
     ZoomAPIError,
     ZoomAuthError,
@@ -145,9 +146,10 @@ class ZoomClient:
             # cannot: give up this attempt, the task retries (and refreshes) outside it.
             raise ZoomTransientError(f"token refresh impossible here: {exc}") from None
 
-    def _backoff(self, attempt: int) -> float:
-        # Full jitter: spreads the retries of many workers hitting the same hiccup.
-        return random.uniform(0, min(self.backoff_max, self.backoff_base * (2 ** attempt)))
+    def _backoff(self, failures: int) -> float:
+        # Full jitter: spreads the retries of many workers hitting the same hiccup. The first
+        # failure already waits up to twice the base (the doubling counts from the call itself).
+        return full_jitter_seconds(failures + 1, base=self.backoff_base, cap=self.backoff_max)
 
     def request(self, method: str, path: str, *, category: str,
                 params: dict | None = None) -> dict:

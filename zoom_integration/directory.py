@@ -14,17 +14,27 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from django.core.cache import cache
 from django.db import connection, transaction
 from django.db.models import Q
 from django.utils import timezone
-from django.utils.dateparse import parse_datetime
+
+from tenants.models import Tenant
 
 from .client import ZoomClient
-from .models import SyncRun, ZoomGroup, ZoomGroupMembership, ZoomUser
+from .exceptions import (
+    ReauthorizationRequiredError,
+    RetryLater,
+    ZoomAPIError,
+    ZoomRateLimitedError,
+    ZoomTransientError,
+)
+from .fields import aware_datetime, int_or_zero, small_int, text
+from .models import ConnectionState, SyncRun, ZoomGroup, ZoomGroupMembership, ZoomUser
+from .queueing import directory_sync_enqueue
 
 logger = logging.getLogger(__name__)
 
@@ -36,64 +46,39 @@ USER_UPDATE_FIELDS = [
     "timezone", "zoom_created_at", "last_login_at", "synced_at", "deleted_at",
 ]
 LOCK_SECONDS = 2 * 3600
+# Scheduled syncs: a per-second 429 retries this long after Zoom's Retry-After; a transient
+# error (5xx, timeout) after a fixed pause (the task retries at most five times).
+RATE_LIMIT_MARGIN_SECONDS = 5
+TRANSIENT_RETRY_SECONDS = 120
 
 
 class SyncAlreadyRunningError(RuntimeError):
     """Another full sync of the same tenant holds the lock."""
 
 
-# -- small, defensive field readers --------------------------------------------------------------
-
-def _text(value: Any, limit: int) -> str:
-    if value is None:
-        return ""
-    # PostgreSQL text cannot hold NUL; Zoom data is foreign input.
-    return str(value).replace("\x00", "")[:limit]
-
-
-def _int(value: Any) -> int | None:
-    try:
-        number = int(value)
-    except (TypeError, ValueError):
-        return None
-    return number if 0 <= number <= 32767 else None
-
-
-def _dt(value: Any) -> datetime | None:
-    if not isinstance(value, str) or not value:
-        return None
-    try:
-        parsed = parse_datetime(value)
-    except ValueError:
-        return None
-    if parsed is not None and timezone.is_naive(parsed):
-        parsed = parsed.replace(tzinfo=UTC)
-    return parsed
-
-
 def user_key(data: dict) -> str:
     """Zoom's user id; pending users may come without one (§3, UNCONFIRMED): key them by email."""
     zoom_id = data.get("id")
     if zoom_id:
-        return _text(zoom_id, 64)
+        return text(zoom_id, 64)
     email = (data.get("email") or "").strip().lower()
     return f"email:{email}"[:64] if email else ""
 
 
 # Zoom key -> (model field, reader)
 _USER_FIELDS: dict[str, tuple[str, Callable[[Any], Any]]] = {
-    "email": ("email", lambda v: _text(v, 254)),
-    "first_name": ("first_name", lambda v: _text(v, 128)),
-    "last_name": ("last_name", lambda v: _text(v, 128)),
-    "display_name": ("display_name", lambda v: _text(v, 256)),
-    "type": ("user_type", _int),
-    "status": ("status", lambda v: _text(v, 16)),
-    "role_id": ("role_id", lambda v: _text(v, 32)),
-    "dept": ("dept", lambda v: _text(v, 256)),
-    "timezone": ("timezone", lambda v: _text(v, 64)),
-    "created_at": ("zoom_created_at", _dt),
-    "user_created_at": ("zoom_created_at", _dt),
-    "last_login_time": ("last_login_at", _dt),
+    "email": ("email", lambda v: text(v, 254)),
+    "first_name": ("first_name", lambda v: text(v, 128)),
+    "last_name": ("last_name", lambda v: text(v, 128)),
+    "display_name": ("display_name", lambda v: text(v, 256)),
+    "type": ("user_type", small_int),
+    "status": ("status", lambda v: text(v, 16)),
+    "role_id": ("role_id", lambda v: text(v, 32)),
+    "dept": ("dept", lambda v: text(v, 256)),
+    "timezone": ("timezone", lambda v: text(v, 64)),
+    "created_at": ("zoom_created_at", aware_datetime),
+    "user_created_at": ("zoom_created_at", aware_datetime),
+    "last_login_time": ("last_login_at", aware_datetime),
 }
 
 
@@ -108,7 +93,7 @@ def _user_values(data: dict, *, partial: bool = False) -> dict[str, Any]:
             values[field] = None if field in {"user_type", "zoom_created_at",
                                               "last_login_at"} else ""
     if "display_name" not in data and not partial:
-        values["display_name"] = _text(
+        values["display_name"] = text(
             " ".join(p for p in (data.get("first_name"), data.get("last_name")) if p), 256)
     return values
 
@@ -303,9 +288,9 @@ def zoom_groups_sync(*, tenant, progress: Progress | None = None, members: bool 
         listed = [g for g in client.groups_list() if isinstance(g, dict) and g.get("id")]
         rows = {}
         for g in listed:
-            rows[_text(g["id"], 64)] = ZoomGroup(
-                tenant=tenant, zoom_id=_text(g["id"], 64), name=_text(g.get("name"), 256),
-                total_members=max(0, _int_any(g.get("total_members"))), synced_at=started,
+            rows[text(g["id"], 64)] = ZoomGroup(
+                tenant=tenant, zoom_id=text(g["id"], 64), name=text(g.get("name"), 256),
+                total_members=max(0, int_or_zero(g.get("total_members"))), synced_at=started,
                 deleted_at=None)
         saved = ZoomGroup.objects.bulk_create(
             list(rows.values()), update_conflicts=True, unique_fields=["tenant", "zoom_id"],
@@ -344,13 +329,6 @@ def zoom_groups_sync(*, tenant, progress: Progress | None = None, members: bool 
     finally:
         if own_client:
             client.close()
-
-
-def _int_any(value: Any) -> int:
-    try:
-        return int(value)
-    except (TypeError, ValueError):
-        return 0
 
 
 def zoom_directory_sync(*, tenant, progress: Progress | None = None, users: bool = True,
@@ -423,7 +401,7 @@ def zoom_user_event_apply(*, tenant, event: str, payload: dict, event_ts: int | 
             for field, value in _user_values(obj, partial=True).items():
                 setattr(user, field, value)
             if {"first_name", "last_name"} & set(obj) and "display_name" not in obj:
-                user.display_name = _text(f"{user.first_name} {user.last_name}".strip(), 256)
+                user.display_name = text(f"{user.first_name} {user.last_name}".strip(), 256)
         if event == "user.deleted":
             user.deleted_at = (datetime.fromtimestamp(event_ts / 1000, tz=UTC)
                                if event_ts else now)
@@ -445,49 +423,38 @@ def _parked_key(tenant_id: int) -> str:
 
 
 def tenant_directory_sync_attempt(*, tenant_id: int) -> dict:
-    """One scheduled or requested full sync: {"status", "retry_in", ...} for the task."""
-    from tenants.models import Tenant
+    """One scheduled or requested full sync: {"status", ...} for the task, or `RetryLater`.
 
-    from .exceptions import (
-        ReauthorizationRequiredError,
-        ZoomAPIError,
-        ZoomRateLimitedError,
-        ZoomTransientError,
-    )
-
+    A per-second rate limit comes back a little after Zoom's Retry-After; a transient error
+    (5xx, timeout) after two minutes; Zoom's daily limit parks the tenant until the reset.
+    """
     tenant = Tenant.objects.filter(pk=tenant_id).first()
     if tenant is None or not tenant.is_active:
-        return {"status": "skipped", "retry_in": None}
+        return {"status": "skipped"}
     try:
         runs = zoom_directory_sync(tenant=tenant)
     except SyncAlreadyRunningError:
-        return {"status": "already_running", "retry_in": None}
+        return {"status": "already_running"}
     except ZoomRateLimitedError as exc:
         if exc.daily:
             # Park until the reset: the beat fan-out skips the tenant while this key lives.
             cache.set(_parked_key(tenant.pk), "1", timeout=max(60, int(exc.retry_after_seconds)))
-            return {"status": "parked", "retry_in": None}
-        return {"status": "rate_limited", "retry_in": exc.retry_after_seconds + 5}
-    except ZoomTransientError:
-        return {"status": "transient", "retry_in": 120}
+            return {"status": "parked"}
+        raise RetryLater(exc.retry_after_seconds + RATE_LIMIT_MARGIN_SECONDS, str(exc),
+                         status="rate_limited") from exc
+    except ZoomTransientError as exc:
+        raise RetryLater(TRANSIENT_RETRY_SECONDS, str(exc), status="transient") from exc
     except (ReauthorizationRequiredError, ZoomAPIError) as exc:
         # Recorded on the SyncRun; retrying would not help until staff or the customer act.
         logger.warning("directory sync of tenant %s failed: %s", tenant.slug, exc)
-        return {"status": "failed", "retry_in": None, "error": str(exc)[:500]}
-    return {"status": "done", "retry_in": None,
+        return {"status": "failed", "error": str(exc)[:500]}
+    return {"status": "done",
             "users": sum(r.users_seen for r in runs),
             "groups": sum(r.groups_seen for r in runs)}
 
 
 def tenants_due_sync_enqueue(*, now: datetime | None = None) -> int:
     """Beat fan-out: queues a sync for each active, connected tenant whose directory is due."""
-    from datetime import timedelta
-
-    from tenants.models import Tenant
-
-    from .models import ConnectionState
-    from .tasks.sync import sync_tenant_directory_task
-
     now = now or timezone.now()
     queued = 0
     tenants = Tenant.objects.filter(is_active=True,
@@ -502,17 +469,15 @@ def tenants_due_sync_enqueue(*, now: datetime | None = None) -> int:
         ).exists()
         if recent:
             continue
-        transaction.on_commit(lambda pk=tenant.pk: sync_tenant_directory_task.delay(pk))
+        directory_sync_enqueue(tenant_id=tenant.pk)
         queued += 1
     return queued
 
 
 def tenants_sync_now(*, tenants) -> int:
     """Queues a full directory sync for each tenant (admin action); returns how many."""
-    from .tasks.sync import sync_tenant_directory_task
-
     count = 0
     for tenant in tenants:
-        transaction.on_commit(lambda pk=tenant.pk: sync_tenant_directory_task.delay(pk))
+        directory_sync_enqueue(tenant_id=tenant.pk)
         count += 1
     return count

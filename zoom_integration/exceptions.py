@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from django.core.exceptions import SuspiciousOperation
-
 
 class ZoomError(Exception):
     """Base class for anything that went wrong talking to Zoom."""
@@ -58,5 +56,16 @@ class OAuthFlowError(ZoomError):
         self.status = status
 
 
-class WebhookVerificationError(SuspiciousOperation):
-    """A webhook delivery failed verification; becomes a 4xx, never a 500."""
+class RetryLater(Exception):  # noqa: N818  (a signal to the task, not an error)
+    """A service could not finish now but will later: the task retries after `countdown` s.
+
+    The one retry protocol between services and their Celery tasks. The service has already
+    recorded the attempt (status, error, next attempt time); the task only calls
+    `self.retry(countdown=...)`. `status` says why, for logs and for callers that run the
+    service directly (management commands, tests).
+    """
+
+    def __init__(self, countdown: float, message: str = "", *, status: str = "waiting"):
+        super().__init__(message or f"retry in {countdown:.0f} s")
+        self.countdown = countdown
+        self.status = status

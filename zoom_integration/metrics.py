@@ -23,10 +23,11 @@ from django.conf import settings
 from django.db import connection, transaction
 from django.utils import timezone
 
+from .backoff import backoff_seconds
 from .client import ZoomClient
-from .directory import _dt, _text
 from .exceptions import (
     ReauthorizationRequiredError,
+    RetryLater,
     ZoomAPIError,
     ZoomAuthError,
     ZoomDashboardUnavailableError,
@@ -34,17 +35,18 @@ from .exceptions import (
     ZoomRateLimitedError,
     ZoomTransientError,
 )
+from .fields import aware_datetime, jsonable, text
 from .models import QosSample, ZoomConnection, ZoomMeeting, ZoomParticipant, ZoomUser
 from .models.metrics import FetchStatus, MeetingKind
 from .quality import (
     DEFAULT_THRESHOLDS,
     QualityThresholds,
     SummaryAccumulator,
-    _jsonable,
     meeting_classify,
     participant_classify,
     sample_parse,
 )
+from .queueing import metrics_fetch_enqueue
 
 logger = logging.getLogger(__name__)
 
@@ -68,12 +70,8 @@ def _thresholds() -> QualityThresholds:
 
 def metrics_fetch_schedule(meeting: ZoomMeeting, *, countdown: float | None = None) -> None:
     """Queues the fetch once the current transaction commits (tasks take ids only)."""
-    from .tasks.metrics import metrics_fetch_task
-
     delay = _delay_setting() if countdown is None else countdown
-    meeting_id = meeting.pk
-    transaction.on_commit(
-        lambda: metrics_fetch_task.apply_async(args=[meeting_id], countdown=max(0, delay)))
+    metrics_fetch_enqueue(meeting_id=meeting.pk, countdown=delay)
 
 
 # -- meeting.ended / webinar.ended ---------------------------------------------------------------
@@ -95,12 +93,12 @@ def meeting_ended_record(*, tenant, kind: str, payload: dict) -> ZoomMeeting | N
         raise ValueError(f"{kind}.ended: payload.object.uuid is missing")
     if obj.get("practice_session") is True or str(obj.get("practice_session")).lower() == "true":
         return None  # §2.4 webinar.ended: practice sessions carry no audience data
-    start, end = _dt(obj.get("start_time")), _dt(obj.get("end_time"))
+    start, end = aware_datetime(obj.get("start_time")), aware_datetime(obj.get("end_time"))
     defaults = {
         "kind": kind,
-        "zoom_meeting_id": _text(obj.get("id"), 32),
-        "topic": _text(obj.get("topic"), 512),
-        "host_zoom_id": _text(obj.get("host_id"), 64),
+        "zoom_meeting_id": text(obj.get("id"), 32),
+        "topic": text(obj.get("topic"), 512),
+        "host_zoom_id": text(obj.get("host_id"), 64),
         "start_time": start,
         "end_time": end,
         "duration_minutes": _minutes(start, end),
@@ -109,7 +107,7 @@ def meeting_ended_record(*, tenant, kind: str, payload: dict) -> ZoomMeeting | N
     }
     with transaction.atomic():
         meeting, created = ZoomMeeting.objects.get_or_create(
-            tenant=tenant, uuid=_text(obj["uuid"], 128), defaults=defaults)
+            tenant=tenant, uuid=text(obj["uuid"], 128), defaults=defaults)
         if not created and meeting.fetch_status not in (FetchStatus.FAILED,):
             return meeting
         if not created:
@@ -145,22 +143,22 @@ def _participant_key(data: dict) -> tuple:
 def _participant_row(meeting: ZoomMeeting, data: dict, position: int) -> ZoomParticipant:
     return ZoomParticipant(
         meeting=meeting, position=position,
-        zoom_participant_id=_text(data.get("id"), 64),
-        zoom_user_id=_text(data.get("user_id"), 64),
-        participant_user_id=_text(data.get("participant_user_id"), 64),
-        user_name=_text(data.get("user_name"), 256),
-        email=_text(data.get("email"), 254),
-        device=_text(data.get("device"), 128),
-        os=_text(" ".join(str(p) for p in (data.get("os"), data.get("os_version")) if p), 128),
-        client_version=_text(data.get("version"), 64),
-        network_type=_text(data.get("network_type"), 64),
-        connection_type=_text(data.get("connection_type"), 64),
-        location=_text(data.get("location"), 256),
-        data_center=_text(data.get("data_center"), 256),
-        ip_address=_text(data.get("ip_address"), 64),
-        join_time=_dt(data.get("join_time")),
-        leave_time=_dt(data.get("leave_time")),
-        leave_reason=_text(data.get("leave_reason"), 2000),
+        zoom_participant_id=text(data.get("id"), 64),
+        zoom_user_id=text(data.get("user_id"), 64),
+        participant_user_id=text(data.get("participant_user_id"), 64),
+        user_name=text(data.get("user_name"), 256),
+        email=text(data.get("email"), 254),
+        device=text(data.get("device"), 128),
+        os=text(" ".join(str(p) for p in (data.get("os"), data.get("os_version")) if p), 128),
+        client_version=text(data.get("version"), 64),
+        network_type=text(data.get("network_type"), 64),
+        connection_type=text(data.get("connection_type"), 64),
+        location=text(data.get("location"), 256),
+        data_center=text(data.get("data_center"), 256),
+        ip_address=text(data.get("ip_address"), 64),
+        join_time=aware_datetime(data.get("join_time")),
+        leave_time=aware_datetime(data.get("leave_time")),
+        leave_reason=text(data.get("leave_reason"), 2000),
     )
 
 
@@ -235,7 +233,7 @@ def _store(*, tenant, meeting, client, detail, listed, thresholds, progress) -> 
         total_samples = 0
         done = 0
         expected = int(detail.get("participants") or 0) or len(rows) or None
-        fallback_time = meeting.end_time or _dt(detail.get("end_time")) or timezone.now()
+        fallback_time = meeting.end_time or aware_datetime(detail.get("end_time")) or timezone.now()
         for page in client.prefetch(client.dashboard_qos_pages(meeting.kind, meeting.uuid)):
             entries = [e for e in page.get("participants") or [] if isinstance(e, dict)]
             # QoS entries the participant list did not have: one INSERT for the page.
@@ -260,7 +258,7 @@ def _store(*, tenant, meeting, client, detail, listed, thresholds, progress) -> 
                 last_time = row.join_time or fallback_time
                 for item in samples if isinstance(samples, list) else ():
                     parsed = sample_parse(item)
-                    sampled_at = _dt(parsed.sampled_at) or last_time
+                    sampled_at = aware_datetime(parsed.sampled_at) or last_time
                     last_time = sampled_at
                     acc.add(parsed.metrics)
                     batch.append((row.pk, meeting.pk, sampled_at, parsed.metrics, parsed.cpu,
@@ -288,16 +286,17 @@ def _store(*, tenant, meeting, client, detail, listed, thresholds, progress) -> 
         quality, worst = meeting_classify(classifications)
         poor = sum(1 for c in classifications if c.quality == "poor")
         good = sum(1 for c in classifications if c.quality == "good")
-        start, end = _dt(detail.get("start_time")), _dt(detail.get("end_time"))
-        meeting.topic = _text(detail.get("topic"), 512) or meeting.topic
-        meeting.host_email = _text(detail.get("email"), 254) or meeting.host_email
+        start = aware_datetime(detail.get("start_time"))
+        end = aware_datetime(detail.get("end_time"))
+        meeting.topic = text(detail.get("topic"), 512) or meeting.topic
+        meeting.host_email = text(detail.get("email"), 254) or meeting.host_email
         meeting.start_time = start or meeting.start_time
         meeting.end_time = end or meeting.end_time
         meeting.duration_minutes = _minutes(meeting.start_time, meeting.end_time) \
             or meeting.duration_minutes
         if detail.get("id") and not meeting.zoom_meeting_id:
-            meeting.zoom_meeting_id = _text(detail.get("id"), 32)
-        meeting.details = _jsonable({k: v for k, v in detail.items()
+            meeting.zoom_meeting_id = text(detail.get("id"), 32)
+        meeting.details = jsonable({k: v for k, v in detail.items()
                                      if k not in _DETAIL_FIELDS})
         meeting.participants_count = len(rows)
         meeting.poor_participants = poor
@@ -354,12 +353,15 @@ def dashboard_unavailable_mark(*, tenant, error: str = "") -> None:
 
 # -- the task's one call -------------------------------------------------------------------------
 
-def _backoff(attempt: int, *, base: float = 60.0, cap: float = 600.0) -> float:
-    return min(cap, base * 2 ** max(0, attempt - 1)) * random.uniform(0.8, 1.2)
+# Waits between fetch attempts: not ready yet (Zoom needs a minute or two after the end), and
+# transient errors (5xx, timeouts), each doubling from its base up to the cap.
+NOT_READY_BACKOFF_BASE_SECONDS = 60.0
+TRANSIENT_BACKOFF_BASE_SECONDS = 30.0
+FETCH_BACKOFF_MAX_SECONDS = 600.0
 
 
 def metrics_fetch_attempt(*, meeting_id: int) -> dict:
-    """One attempt for the metrics task: {"status": ..., "retry_in": seconds or None, ...}.
+    """One attempt for the metrics task: {"status": ..., ...}, or `RetryLater` to come back.
 
     - not ready (3001/404): retry with backoff until an hour after the meeting ended;
     - transient or per-second 429: retry with backoff (bounded);
@@ -368,49 +370,51 @@ def metrics_fetch_attempt(*, meeting_id: int) -> dict:
     """
     meeting = ZoomMeeting.objects.select_related("tenant").filter(pk=meeting_id).first()
     if meeting is None:
-        return {"status": "missing", "retry_in": None}
+        return {"status": "missing"}
     tenant = meeting.tenant
     if not tenant.is_active:
         _status(meeting, FetchStatus.SKIPPED, "tenant inactive")
-        return {"status": "skipped", "retry_in": None}
+        return {"status": "skipped"}
     if meeting.fetch_status in (FetchStatus.DONE, FetchStatus.SKIPPED):
-        return {"status": meeting.fetch_status, "retry_in": None}  # a redelivered task
+        return {"status": meeting.fetch_status}  # a redelivered task
     meeting.fetch_attempts += 1
     _status(meeting, FetchStatus.FETCHING, meeting.last_error, attempts=True)
     try:
         summary = dashboard_metrics_fetch(tenant=tenant, meeting=meeting)
     except ZoomNotFoundError as exc:
         reference = meeting.ended_event_at or meeting.end_time or timezone.now()
-        delay = _backoff(meeting.fetch_attempts)
+        delay = backoff_seconds(meeting.fetch_attempts, base=NOT_READY_BACKOFF_BASE_SECONDS,
+                                cap=FETCH_BACKOFF_MAX_SECONDS)
         waited = (timezone.now() - reference).total_seconds()
         if waited + delay > NOT_READY_MAX_SECONDS or \
                 meeting.fetch_attempts >= NOT_READY_MAX_ATTEMPTS:
             _status(meeting, FetchStatus.FAILED,
                     f"Zoom still had no dashboard data after {int(waited)} s: {exc}")
-            return {"status": "failed", "retry_in": None}
+            return {"status": "failed"}
         _status(meeting, FetchStatus.WAITING, str(exc), next_in=delay)
-        return {"status": "waiting", "retry_in": delay}
+        raise RetryLater(delay, str(exc)) from exc
     except ZoomRateLimitedError as exc:
         if exc.daily:
             _status(meeting, FetchStatus.PARKED, str(exc), next_in=exc.retry_after_seconds)
-            return {"status": "parked", "retry_in": None}
+            return {"status": "parked"}
         delay = exc.retry_after_seconds + random.uniform(0, 2)
         _status(meeting, FetchStatus.WAITING, str(exc), next_in=delay)
-        return {"status": "waiting", "retry_in": delay}
+        raise RetryLater(delay, str(exc)) from exc
     except ZoomTransientError as exc:
         if meeting.fetch_attempts >= TRANSIENT_MAX_ATTEMPTS:
             _status(meeting, FetchStatus.FAILED, str(exc))
-            return {"status": "failed", "retry_in": None}
-        delay = _backoff(meeting.fetch_attempts, base=30.0)
+            return {"status": "failed"}
+        delay = backoff_seconds(meeting.fetch_attempts, base=TRANSIENT_BACKOFF_BASE_SECONDS,
+                                cap=FETCH_BACKOFF_MAX_SECONDS)
         _status(meeting, FetchStatus.WAITING, str(exc), next_in=delay)
-        return {"status": "waiting", "retry_in": delay}
+        raise RetryLater(delay, str(exc)) from exc
     except ZoomDashboardUnavailableError as exc:
         _status(meeting, FetchStatus.SKIPPED, str(exc))
-        return {"status": "skipped", "retry_in": None}
+        return {"status": "skipped"}
     except (ZoomAuthError, ReauthorizationRequiredError, ZoomAPIError) as exc:
         _status(meeting, FetchStatus.FAILED, f"{type(exc).__name__}: {exc}")
-        return {"status": "failed", "retry_in": None}
-    return {"status": "done", "retry_in": None, **summary}
+        return {"status": "failed"}
+    return {"status": "done", **summary}
 
 
 def _status(meeting: ZoomMeeting, status: str, error: str = "", *, next_in: float | None = None,
@@ -435,9 +439,7 @@ def metrics_parked_resume(*, now: datetime | None = None) -> int:
         return 0
     ZoomMeeting.objects.filter(pk__in=ids).update(fetch_status=FetchStatus.SCHEDULED,
                                                   fetch_attempts=0)
-    from .tasks.metrics import metrics_fetch_task
-
     for pk in ids:
-        transaction.on_commit(lambda pk=pk: metrics_fetch_task.apply_async(
-            args=[pk], countdown=random.uniform(0, 60)))
+        # Spread over a minute: a whole fleet of parked fetches resumes at the same reset.
+        metrics_fetch_enqueue(meeting_id=pk, countdown=random.uniform(0, 60))
     return len(ids)

@@ -15,6 +15,8 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any
 
+from .fields import jsonable
+
 STREAMS = ("audio_input", "audio_output", "video_input", "video_output", "as_input", "as_output")
 # Zoom key -> (our metric name, expected unit). zoom-api-reference.md §4.4.
 METRIC_KEYS = {
@@ -127,7 +129,7 @@ class ParsedSample:
 def sample_parse(item: Any) -> ParsedSample:
     """One `user_qos` entry → numbers per stream, with unreadable strings kept by path."""
     if not isinstance(item, dict):
-        return ParsedSample(None, {}, {}, {}, {"_": _jsonable(item)})
+        return ParsedSample(None, {}, {}, {}, {"_": jsonable(item)})
     metrics: dict[str, dict[str, Any]] = {}
     unparsed: dict[str, Any] = {}
     for stream in STREAMS:
@@ -135,7 +137,7 @@ def sample_parse(item: Any) -> ParsedSample:
         if not block:
             continue
         if not isinstance(block, dict):
-            unparsed[stream] = _jsonable(block)
+            unparsed[stream] = jsonable(block)
             continue
         values: dict[str, Any] = {}
         for key, raw in block.items():
@@ -145,15 +147,15 @@ def sample_parse(item: Any) -> ParsedSample:
                 if parsed.value is not None:
                     values[spec[0]] = parsed.value
                 elif not parsed.ok:
-                    unparsed[_jsonable(f"{stream}.{key}")] = _jsonable(raw)
+                    unparsed[jsonable(f"{stream}.{key}")] = jsonable(raw)
             elif key == "resolution":
                 res = parse_resolution(raw)
                 if res:
                     values["resolution"] = f"{res[0]}x{res[1]}"
                 elif res is False:
-                    unparsed[_jsonable(f"{stream}.{key}")] = _jsonable(raw)
+                    unparsed[jsonable(f"{stream}.{key}")] = jsonable(raw)
             else:
-                unparsed[_jsonable(f"{stream}.{key}")] = _jsonable(raw)
+                unparsed[jsonable(f"{stream}.{key}")] = jsonable(raw)
         if values:
             metrics[stream] = values
     cpu: dict[str, Any] = {}
@@ -162,9 +164,9 @@ def sample_parse(item: Any) -> ParsedSample:
         for key, raw in block.items():
             parsed = parse_metric(raw, "%")
             if parsed.value is not None:
-                cpu[_jsonable(str(key))] = parsed.value
+                cpu[jsonable(str(key))] = parsed.value
             elif not parsed.ok:
-                unparsed[_jsonable(f"cpu_usage.{key}")] = _jsonable(raw)
+                unparsed[jsonable(f"cpu_usage.{key}")] = jsonable(raw)
     wifi: dict[str, Any] = {}
     block = item.get("wifi_rssi")
     if isinstance(block, dict):
@@ -173,9 +175,9 @@ def sample_parse(item: Any) -> ParsedSample:
                 continue
             parsed = parse_metric(raw, "")
             if parsed.value is not None:
-                wifi[_jsonable(str(key))] = parsed.value
+                wifi[jsonable(str(key))] = parsed.value
             elif not parsed.ok:
-                unparsed[_jsonable(f"wifi_rssi.{key}")] = _jsonable(raw)
+                unparsed[jsonable(f"wifi_rssi.{key}")] = jsonable(raw)
     sampled_at = item.get("date_time")
     return ParsedSample(sampled_at if isinstance(sampled_at, str) else None, metrics, cpu, wifi,
                         unparsed)
@@ -183,21 +185,6 @@ def sample_parse(item: Any) -> ParsedSample:
 
 def _hashable(value: Any) -> bool:
     return value is None or isinstance(value, str | int | float | bool)
-
-
-def _jsonable(value: Any, depth: int = 0) -> Any:
-    """Raw Zoom data made safe for a JSON column (PostgreSQL refuses NaN and Infinity)."""
-    if isinstance(value, str):
-        return value.replace("\x00", "\ufffd")  # nor NUL characters
-    if value is None or isinstance(value, int | bool):
-        return value
-    if isinstance(value, float):
-        return value if math.isfinite(value) else str(value)
-    if depth < 8 and isinstance(value, dict):
-        return {_jsonable(str(k)): _jsonable(v, depth + 1) for k, v in value.items()}
-    if depth < 8 and isinstance(value, list | tuple):
-        return [_jsonable(v, depth + 1) for v in value]
-    return str(value)
 
 
 # -- summaries -----------------------------------------------------------------------------------

@@ -183,12 +183,12 @@ def real_worker(settings, sandbox):
     """A Celery worker subprocess on every queue, against this test's database and the sandbox;
     the live server (this process) publishes to the real broker instead of running eagerly."""
     from nectar_portal.celery import app
-    from zoom_integration import webhooks
+    from zoom_integration import queueing
 
     conf = app.conf
     saved = conf.broker_url, conf.task_always_eager
     conf.broker_url, conf.task_always_eager = settings.CELERY_BROKER_URL, False
-    webhooks._publisher.resume()
+    queueing.broker_publish_resume()
     try:
         with celery_worker(name="browser", queues="default,webhooks,sync,metrics",
                            settings_module="tests.browser.worker_settings",
@@ -197,7 +197,7 @@ def real_worker(settings, sandbox):
             yield worker
     finally:
         conf.broker_url, conf.task_always_eager = saved
-        webhooks._publisher.resume()
+        queueing.broker_publish_resume()
 
 
 def _wait_for(predicate, *, timeout: float, what: str, worker=None):

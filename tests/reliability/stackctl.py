@@ -51,7 +51,7 @@ def deliveries_summary(*, slug: str) -> dict:
 
 
 def sweep() -> int:
-    from zoom_integration.webhooks import webhook_pending_sweep
+    from zoom_integration.webhooks.process import webhook_pending_sweep
 
     return webhook_pending_sweep(older_than_seconds=0)
 
@@ -62,7 +62,7 @@ def lease_expire(*, slug: str) -> int:
     from django.utils import timezone
 
     from zoom_integration.models import DeliveryStatus, ZoomWebhookDelivery
-    from zoom_integration.webhooks import PROCESSING_LEASE
+    from zoom_integration.webhooks.process import PROCESSING_LEASE
 
     return ZoomWebhookDelivery.objects.filter(
         tenant__slug=slug, status=DeliveryStatus.PROCESSING).update(

@@ -13,9 +13,9 @@ from django.test import Client
 
 from nectar_portal.celery import app as celery_app
 from tests.factories import TenantFactory
-from zoom_integration import webhooks
+from zoom_integration import queueing
 from zoom_integration.models import DeliveryStatus, ZoomUser, ZoomWebhookDelivery
-from zoom_integration.webhooks import (
+from zoom_integration.webhooks.process import (
     WEBHOOK_HANDLERS,
     webhook_delivery_process,
     webhook_pending_sweep,
@@ -104,14 +104,14 @@ def real_broker():
     conf = celery_app.conf
     saved = conf.broker_url, conf.task_always_eager
     conf.task_always_eager = False
-    webhooks._publisher.resume()
+    queueing.broker_publish_resume()
 
     def point_at(url: str):
         conf.broker_url = url
 
     yield point_at
     conf.broker_url, conf.task_always_eager = saved
-    webhooks._publisher.resume()
+    queueing.broker_publish_resume()
 
 
 def closed_port() -> int:
@@ -158,7 +158,7 @@ def test_broker_down_answers_fast_keeps_pending_then_sweeper_processes_once(real
 
     # The broker is back (eager here stands for a worker taking the swept messages).
     celery_app.conf.task_always_eager = True
-    webhooks._publisher.resume()
+    queueing.broker_publish_resume()
     assert webhook_pending_sweep(older_than_seconds=60) == 0  # not stale yet
     assert webhook_pending_sweep(older_than_seconds=0) == 2
     assert {d.status for d in deliveries.all()} == {DeliveryStatus.PROCESSED}

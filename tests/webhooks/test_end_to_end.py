@@ -14,7 +14,7 @@ from nectar_portal.celery import app as celery_app
 from tenants.models import TenantDomain
 from tests.celery_worker import celery_worker
 from tests.factories import TenantFactory
-from zoom_integration import webhooks
+from zoom_integration import queueing
 from zoom_integration.models import (
     ConnectionState,
     DeliveryStatus,
@@ -24,7 +24,7 @@ from zoom_integration.models import (
     ZoomWebhookDelivery,
 )
 from zoom_integration.sandbox.testing import running_sandbox
-from zoom_integration.webhooks import webhook_pending_sweep
+from zoom_integration.webhooks.process import webhook_pending_sweep
 
 pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
 
@@ -36,10 +36,10 @@ def through_broker():
     conf = celery_app.conf
     saved = conf.broker_url, conf.task_always_eager
     conf.broker_url, conf.task_always_eager = settings.CELERY_BROKER_URL, False
-    webhooks._publisher.resume()
+    queueing.broker_publish_resume()
     yield conf
     conf.broker_url, conf.task_always_eager = saved
-    webhooks._publisher.resume()
+    queueing.broker_publish_resume()
 
 
 def webhooks_worker():
@@ -108,7 +108,7 @@ def test_sandbox_events_land_exactly_once_through_outages(live_server, through_b
 
             # 4. The broker goes away: answers stay 200 and fast, deliveries wait as pending.
             through_broker.broker_url = "redis://127.0.0.1:9/0"
-            webhooks._publisher.resume()
+            queueing.broker_publish_resume()
             zoom.deauthorize(client_id)
             second = zoom.create_user(client_id=client_id, first_name="Late")
             assert zoom.wait_deliveries(timeout=10)
@@ -119,7 +119,7 @@ def test_sandbox_events_land_exactly_once_through_outages(live_server, through_b
 
             # 5. The broker is back: the sweeper queues them, the worker processes them.
             through_broker.broker_url = settings.CELERY_BROKER_URL
-            webhooks._publisher.resume()
+            queueing.broker_publish_resume()
             assert webhook_pending_sweep(older_than_seconds=0) == 2
             assert wait_until(all_processed(tenant, 7)), worker.stderr
             assert ZoomConnection.objects.get(tenant=tenant).state == \

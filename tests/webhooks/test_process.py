@@ -16,8 +16,7 @@ from django.utils import timezone
 
 from tests.factories import TenantFactory
 from tests.webhooks.factories import ZoomWebhookDeliveryFactory, envelope
-from zoom_integration import webhooks
-from zoom_integration.exceptions import ZoomRateLimitedError, ZoomTransientError
+from zoom_integration.exceptions import RetryLater, ZoomRateLimitedError, ZoomTransientError
 from zoom_integration.models import (
     ConnectionState,
     DeliveryStatus,
@@ -28,10 +27,10 @@ from zoom_integration.models import (
     ZoomWebhookDelivery,
 )
 from zoom_integration.tasks.webhooks import webhook_delivery_process_task
-from zoom_integration.webhooks import (
+from zoom_integration.webhooks import process as webhooks
+from zoom_integration.webhooks.process import (
     MAX_ATTEMPTS,
     WEBHOOK_HANDLERS,
-    WebhookRetryLater,
     webhook_delivery_process,
     webhook_pending_sweep,
 )
@@ -171,7 +170,7 @@ def test_transient_error_is_retried_with_backoff(tenant, monkeypatch):
     monkeypatch.setitem(WEBHOOK_HANDLERS, "test.flaky", flaky)
     delivery = delivery_for(tenant, {"event": "test.flaky"})
     before = timezone.now()
-    with pytest.raises(WebhookRetryLater) as retry:
+    with pytest.raises(RetryLater) as retry:
         webhook_delivery_process(delivery_id=delivery.pk)
     assert 0.8 * webhooks.RETRY_BASE_SECONDS <= retry.value.countdown <= \
         1.2 * webhooks.RETRY_BASE_SECONDS
@@ -183,7 +182,7 @@ def test_transient_error_is_retried_with_backoff(tenant, monkeypatch):
     assert delivery.due_at >= before + timedelta(seconds=0.8 * webhooks.RETRY_BASE_SECONDS)
     assert webhook_pending_sweep(older_than_seconds=0) == 0
 
-    with pytest.raises(WebhookRetryLater) as retry:
+    with pytest.raises(RetryLater) as retry:
         webhook_delivery_process(delivery_id=delivery.pk)
     assert retry.value.countdown >= 0.8 * 2 * webhooks.RETRY_BASE_SECONDS  # doubles
 
@@ -194,7 +193,7 @@ def test_rate_limit_retry_waits_at_least_what_zoom_asked(tenant, monkeypatch):
 
     monkeypatch.setitem(WEBHOOK_HANDLERS, "test.limited", limited)
     delivery = delivery_for(tenant, {"event": "test.limited"})
-    with pytest.raises(WebhookRetryLater) as retry:
+    with pytest.raises(RetryLater) as retry:
         webhook_delivery_process(delivery_id=delivery.pk)
     assert retry.value.countdown >= 900
 
@@ -406,8 +405,8 @@ def test_task_retries_soon_when_the_database_is_unreachable(monkeypatch):
     """OperationalError before the row is claimed: retried by the task, not left to the sweeper."""
     from django.db import OperationalError
 
-    from zoom_integration import webhooks
     from zoom_integration.tasks.webhooks import webhook_delivery_process_task
+    from zoom_integration.webhooks import process as webhooks
 
     def database_gone(*, delivery_id):
         raise OperationalError("connection refused")

@@ -17,7 +17,8 @@ from zoom_integration.models import (
     ZoomUser,
     ZoomWebhookDelivery,
 )
-from zoom_integration.webhooks import webhook_delivery_enqueue, webhook_signature_verify
+from zoom_integration.queueing import webhook_delivery_enqueue
+from zoom_integration.webhooks.receive import webhook_signature_verify
 
 pytestmark = pytest.mark.django_db
 

@@ -8,6 +8,7 @@ import pytest
 import responses
 from django.utils import timezone
 
+from zoom_integration.exceptions import RetryLater
 from zoom_integration.metrics import (
     dashboard_metrics_fetch,
     meeting_ended_record,
@@ -175,12 +176,14 @@ def test_a_new_uuid_for_the_same_meeting_is_a_new_instance(connected):
 def test_not_ready_waits_with_backoff_then_gives_up_after_an_hour(connected):
     responses.get(PATH, status=404, json={"code": 3001, "message": "Meeting does not exist"})
     meeting = _meeting(connected, ended_event_at=timezone.now())
-    outcome = metrics_fetch_attempt(meeting_id=meeting.pk)
-    assert outcome["status"] == "waiting" and 40 <= outcome["retry_in"] <= 80
+    with pytest.raises(RetryLater) as first:
+        metrics_fetch_attempt(meeting_id=meeting.pk)
+    assert first.value.status == "waiting" and 40 <= first.value.countdown <= 80
     meeting.refresh_from_db()
     assert meeting.fetch_status == FetchStatus.WAITING and meeting.fetch_attempts == 1
-    second = metrics_fetch_attempt(meeting_id=meeting.pk)
-    assert second["retry_in"] > outcome["retry_in"] * 1.2  # backs off
+    with pytest.raises(RetryLater) as second:
+        metrics_fetch_attempt(meeting_id=meeting.pk)
+    assert second.value.countdown > first.value.countdown * 1.2  # backs off
     ZoomMeeting.objects.filter(pk=meeting.pk).update(
         ended_event_at=timezone.now() - timedelta(minutes=59))
     assert metrics_fetch_attempt(meeting_id=meeting.pk)["status"] == "failed"
@@ -195,7 +198,7 @@ def test_daily_limit_parks_until_reset_then_beat_resumes(connected,
                                              "Retry-After": "120"},
                   json={"code": 429, "message": "daily"})
     meeting = _meeting(connected)
-    assert metrics_fetch_attempt(meeting_id=meeting.pk) == {"status": "parked", "retry_in": None}
+    assert metrics_fetch_attempt(meeting_id=meeting.pk) == {"status": "parked"}
     meeting.refresh_from_db()
     assert meeting.fetch_status == FetchStatus.PARKED
     assert metrics_parked_resume() == 0  # not before the reset

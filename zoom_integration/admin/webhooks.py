@@ -14,7 +14,9 @@ from django.db.models import Max, Sum
 from django.utils.html import format_html
 
 from ..models import WebhookRejection, ZoomWebhookDelivery
-from ..webhooks import Reason, webhook_deliveries_requeue, webhook_delivery_enqueue
+from ..queueing import webhook_delivery_enqueue
+from ..webhooks.process import webhook_deliveries_requeue
+from ..webhooks.receive import Reason
 from .base import ReadOnlyTenantDataAdmin
 
 

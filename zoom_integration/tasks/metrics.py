@@ -11,12 +11,13 @@ from celery import shared_task
              max_retries=None, ignore_result=True)
 def metrics_fetch_task(self, meeting_id: int) -> dict:
     """Fetches one meeting's dashboard data; retry/park decisions live in the service."""
+    from zoom_integration.exceptions import RetryLater
     from zoom_integration.metrics import metrics_fetch_attempt
 
-    outcome = metrics_fetch_attempt(meeting_id=int(meeting_id))
-    if outcome.get("retry_in") is not None:
-        raise self.retry(countdown=outcome["retry_in"])
-    return {k: v for k, v in outcome.items() if k != "retry_in"}
+    try:
+        return metrics_fetch_attempt(meeting_id=int(meeting_id))
+    except RetryLater as later:
+        raise self.retry(countdown=later.countdown) from later
 
 
 @shared_task(name="zoom_integration.tasks.metrics_parked_resume", acks_late=True,

@@ -12,11 +12,12 @@ from celery import shared_task
              max_retries=5, ignore_result=True)
 def sync_tenant_directory_task(self, tenant_id: int) -> dict:
     from zoom_integration.directory import tenant_directory_sync_attempt
+    from zoom_integration.exceptions import RetryLater
 
-    outcome = tenant_directory_sync_attempt(tenant_id=int(tenant_id))
-    if outcome.get("retry_in") is not None:
-        raise self.retry(countdown=outcome["retry_in"])
-    return {k: v for k, v in outcome.items() if k != "retry_in"}
+    try:
+        return tenant_directory_sync_attempt(tenant_id=int(tenant_id))
+    except RetryLater as later:
+        raise self.retry(countdown=later.countdown) from later
 
 
 @shared_task(name="zoom_integration.tasks.sync_due_tenants", acks_late=True, ignore_result=True)

@@ -2,9 +2,12 @@
 
 from celery import shared_task
 
-# The hard limit stays under PROCESSING_LEASE (webhooks.py): a killed task's delivery is
-# taken up again only after its run can no longer be going on.
+# The hard limit stays under PROCESSING_LEASE (webhooks/process.py): a killed task's delivery
+# is taken up again only after its run can no longer be going on.
 PROCESS_TIME_LIMIT_SECONDS = 120
+# The database was unreachable before the row could be claimed: retry soon, doubling from
+# 5 s up to 5 minutes.
+DATABASE_RETRY_BASE_SECONDS = 5
 DATABASE_RETRY_MAX_SECONDS = 300
 
 
@@ -14,24 +17,27 @@ def webhook_delivery_process_task(self, delivery_id: int) -> None:
     """Processes one stored delivery; retried with backoff while its error is transient."""
     from django.db import InterfaceError, OperationalError
 
-    from zoom_integration.webhooks import WebhookRetryLater, webhook_delivery_process
+    from zoom_integration.backoff import backoff_seconds
+    from zoom_integration.exceptions import RetryLater
+    from zoom_integration.webhooks import process
 
     try:
-        webhook_delivery_process(delivery_id=delivery_id)
-    except WebhookRetryLater as exc:
+        process.webhook_delivery_process(delivery_id=delivery_id)
+    except RetryLater as exc:
         # The attempt budget lives on the row (MAX_ATTEMPTS); if this retry message is lost,
         # the row is pending and the sweeper queues it.
         raise self.retry(countdown=exc.countdown, exc=exc) from exc
     except (OperationalError, InterfaceError) as exc:
-        # The database went away before the row could even be claimed: nothing was recorded,
-        # so try again soon (the sweeper would too, but only after its backoff and the lease).
-        countdown = min(DATABASE_RETRY_MAX_SECONDS, 5 * 2 ** self.request.retries)
+        # Nothing was recorded, so try again soon (the sweeper would too, but only after its
+        # backoff and the lease).
+        countdown = backoff_seconds(self.request.retries + 1, base=DATABASE_RETRY_BASE_SECONDS,
+                                    cap=DATABASE_RETRY_MAX_SECONDS, jitter=0)
         raise self.retry(countdown=countdown, exc=exc) from exc
 
 
 @shared_task(name="zoom_integration.tasks.webhook_pending_sweep")
 def webhook_pending_sweep_task() -> int:
     """Queues deliveries whose queue message was lost (run every minute by beat)."""
-    from zoom_integration.webhooks import webhook_pending_sweep
+    from zoom_integration.webhooks.process import webhook_pending_sweep
 
     return webhook_pending_sweep()

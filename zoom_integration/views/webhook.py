@@ -13,7 +13,7 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 
 from tenants.decorators import tenant_required
-from zoom_integration.webhooks import MAX_BODY_BYTES, webhook_receive
+from zoom_integration.webhooks.receive import MAX_BODY_BYTES, webhook_receive
 
 
 def _body_within_limit(request) -> bytes | None:

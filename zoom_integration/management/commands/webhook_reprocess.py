@@ -38,9 +38,9 @@ class Command(BaseCommand):
                            help="These deliveries, whatever their status.")
 
     def handle(self, *args, failed, ids, **options):
+        from zoom_integration.exceptions import RetryLater
         from zoom_integration.models import ZoomWebhookDelivery
-        from zoom_integration.webhooks import (
-            WebhookRetryLater,
+        from zoom_integration.webhooks.process import (
             webhook_deliveries_requeue,
             webhook_delivery_process,
         )
@@ -59,7 +59,7 @@ class Command(BaseCommand):
         for delivery_id in chosen:
             try:
                 webhook_delivery_process(delivery_id=delivery_id)
-            except WebhookRetryLater:
+            except RetryLater:
                 retrying += 1
         statuses = dict.fromkeys(("processed", "ignored", "failed", "pending"), 0)
         for status in ZoomWebhookDelivery.objects.filter(pk__in=chosen).values_list(

@@ -1,0 +1,163 @@
+"""The one door to the broker: every piece of Zoom work is queued here, by task name.
+
+Services call these functions instead of importing task modules, so the import graph runs one
+way only: tasks import services, services import this module, and this module imports no task
+(it addresses them by their registered names, which are also what the beat schedules stored
+in the database and the queue routes in settings use; they never change).
+
+- `webhook_delivery_enqueue`: right after a delivery is stored, within the webhook request.
+  Zoom waits 3 seconds for the answer
+  (https://developers.zoom.us/docs/api/webhooks/#webhook-response-requirements), so the
+  publish is time-bounded and a dead broker never holds the answer; the sweeper
+  (`webhooks.process.webhook_pending_sweep`) queues whatever was not taken.
+- `metrics_fetch_enqueue`, `directory_sync_enqueue`: queued when the current transaction
+  commits, so a worker never looks for a row that is not there yet (or was rolled back).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+from celery import current_app
+from django.db import transaction
+
+logger = logging.getLogger(__name__)
+
+# Registered task names (zoom_integration/tasks/); routes in settings match their prefixes.
+WEBHOOK_DELIVERY_PROCESS = "zoom_integration.tasks.webhook_delivery_process"
+METRICS_FETCH = "zoom_integration.tasks.metrics_fetch"
+SYNC_TENANT_DIRECTORY = "zoom_integration.tasks.sync_tenant_directory"
+
+# Enqueue bounds for webhooks: a slow or dead broker gets at most this long per request, and
+# after a failure requests skip the broker for a while (the sweeper queues those deliveries
+# once it answers again).
+ENQUEUE_WAIT_SECONDS = 0.5
+ENQUEUE_PAUSE_SECONDS = 5.0
+BROKER_CONNECT_TIMEOUT_SECONDS = 0.5
+BROKER_SOCKET_TIMEOUT_SECONDS = 1.0
+
+
+def _signature(name: str):
+    """A signature of the task registered under `name`.
+
+    A worker imports the task modules at start; a web process or a test imports them here on
+    first use (Celery's autodiscovery), so that eager mode runs the task in place rather than
+    sending it to a broker.
+    """
+    app = current_app
+    if name not in app.tasks:
+        app.loader.import_default_modules()
+    return app.signature(name)
+
+
+class _BoundedPublisher:
+    """Publishes task messages from a small thread pool and waits a bounded time for each.
+
+    Celery's `retry=False` alone does not bound a publish: kombu retries a refused connection
+    after 2 s, and a hung broker holds a socket until its timeout. So the request thread waits
+    at most ENQUEUE_WAIT_SECONDS and moves on; the publishing thread finishes or fails on its
+    own (its connection has short socket timeouts and no connect retries), and either way the
+    delivery is safe in the database. After a failure, publishing pauses briefly so a dead
+    broker costs one wait, not one per request.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._pid: int | None = None
+        self._executor: ThreadPoolExecutor | None = None
+        self._local = threading.local()
+        self.paused_until = 0.0
+
+    def _executor_get(self) -> ThreadPoolExecutor:
+        with self._lock:
+            if self._executor is None or self._pid != os.getpid():  # new after a fork
+                self._executor = ThreadPoolExecutor(max_workers=2,
+                                                    thread_name_prefix="webhook-enqueue")
+                self._pid = os.getpid()
+            return self._executor
+
+    def _connection(self, app):
+        url = app.conf.broker_write_url or app.conf.broker_url
+        cached = getattr(self._local, "connection", None)
+        if cached is not None and self._local.url == url:
+            return cached
+        if cached is not None:
+            cached.release()
+        # max_retries 0: kombu would otherwise retry a refused connection after 2 s.
+        options = {"socket_connect_timeout": BROKER_CONNECT_TIMEOUT_SECONDS,
+                   "socket_timeout": BROKER_SOCKET_TIMEOUT_SECONDS, "max_retries": 0}
+        connection = app.connection_for_write(url, connect_timeout=BROKER_CONNECT_TIMEOUT_SECONDS,
+                                              transport_options=options)
+        self._local.connection, self._local.url = connection, url
+        return connection
+
+    def _send(self, name: str, kwargs: dict[str, Any]) -> None:
+        signature = _signature(name)
+        connection = self._connection(signature.app)
+        try:
+            signature.apply_async(kwargs=kwargs, connection=connection, retry=False)
+        except Exception:
+            connection.release()
+            self._local.connection = None
+            raise
+
+    def publish(self, name: str, **kwargs: Any) -> bool:
+        if time.monotonic() < self.paused_until:
+            return False
+        future = self._executor_get().submit(self._send, name, kwargs)
+        try:
+            future.result(timeout=ENQUEUE_WAIT_SECONDS)
+            return True
+        except TimeoutError:
+            logger.warning("broker did not take %s within %.1f s; left for the sweeper",
+                           name, ENQUEUE_WAIT_SECONDS)
+        except Exception as exc:
+            logger.warning("broker refused %s (%s: %s); left for the sweeper", name,
+                           type(exc).__name__, exc)
+        self.paused_until = time.monotonic() + ENQUEUE_PAUSE_SECONDS
+        return False
+
+    def resume(self) -> None:
+        """Forgets a failure now (tests, and after an operator fixed the broker)."""
+        self.paused_until = 0.0
+
+
+_publisher = _BoundedPublisher()
+
+
+def broker_publish_resume() -> None:
+    """Lets webhook enqueues try the broker again at once, after a failure paused them."""
+    _publisher.resume()
+
+
+def webhook_delivery_enqueue(*, delivery_id: int) -> bool:
+    """Queues processing of one stored delivery; False when the broker did not take it in time.
+
+    Never raises: the delivery stays pending and the sweeper queues it later.
+    """
+    if current_app.conf.task_always_eager:
+        # Eager (unit tests, no broker): runs here and now, in this thread and transaction.
+        try:
+            _signature(WEBHOOK_DELIVERY_PROCESS).apply_async(kwargs={"delivery_id": delivery_id})
+        except Exception:
+            logger.exception("eager processing of delivery %s failed", delivery_id)
+            return False
+        return True
+    return _publisher.publish(WEBHOOK_DELIVERY_PROCESS, delivery_id=delivery_id)
+
+
+def metrics_fetch_enqueue(*, meeting_id: int, countdown: float) -> None:
+    """Queues one meeting's dashboard fetch, `countdown` seconds after the commit."""
+    transaction.on_commit(lambda: _signature(METRICS_FETCH).apply_async(
+        args=[meeting_id], countdown=max(0, countdown)))
+
+
+def directory_sync_enqueue(*, tenant_id: int) -> None:
+    """Queues one tenant's full directory sync once the current transaction commits."""
+    transaction.on_commit(lambda: _signature(SYNC_TENANT_DIRECTORY).apply_async(
+        args=[tenant_id]))
