@@ -36,17 +36,17 @@ from .ratelimit import HEAVY, LIGHT, MEDIUM, RateLimiter, api_usage_flush
 
 logger = logging.getLogger(__name__)
 
-# Maximum page sizes (zoom-api-reference.md §3 and §4.1).
-USERS_PAGE_SIZE = 300  # §3: 300 in spec-2018, 2000 claimed today; 300 is safe under both
-GROUP_MEMBERS_PAGE_SIZE = 300  # §3: max 300 per spec-2018
-PARTICIPANTS_PAGE_SIZE = 300  # §4.1: default 30, max 300
-QOS_PAGE_SIZE = 10  # §4.1: QoS list default 1, max 10
+# Maximum page sizes (https://developers.zoom.us/docs/api/users/ and the Dashboards API).
+USERS_PAGE_SIZE = 300  # 300 in Zoom's 2018 spec, 2000 claimed today; 300 is safe under both
+GROUP_MEMBERS_PAGE_SIZE = 300  # max 300 in Zoom's 2018 spec
+PARTICIPANTS_PAGE_SIZE = 300  # default 30, max 300
+QOS_PAGE_SIZE = 10  # QoS list default 1, max 10
 
 # Zoom's numeric error codes we act on.
-CODE_TOKEN_INVALID = 124  # §1.1 / §6 item 10: expired or invalid access token
-CODE_DASHBOARD_UNAVAILABLE = 200  # §4 / §6 item 9: plan has no Dashboard
-CODE_PAGE_TOKEN_EXPIRED = 300  # §4.1: next_page_token is invalid or expired
-CODE_NOT_FOUND = 3001  # §4.5 / §6 item 4: meeting does not exist or not ended yet
+CODE_TOKEN_INVALID = 124  # expired or invalid access token (or one sent in a query string)
+CODE_DASHBOARD_UNAVAILABLE = 200  # the plan has no Dashboard, or it is disabled
+CODE_PAGE_TOKEN_EXPIRED = 300  # next_page_token is invalid or expired (they last 15 min)
+CODE_NOT_FOUND = 3001  # meeting does not exist, not ended yet, or a UUID not double-encoded
 
 FLUSH_EVERY_SECONDS = 10.0
 
@@ -54,7 +54,7 @@ FLUSH_EVERY_SECONDS = 10.0
 def encode_uuid(uuid: str) -> str:
     """A meeting UUID for a URL path: double-encoded when it starts with "/" or holds "//".
 
-    zoom-api-reference.md §4.1 "Double encoding" and §6 item 4: otherwise Zoom answers 3001.
+    Zoom documents this for every meeting-UUID path; otherwise it answers 404 with code 3001.
     """
     once = quote(uuid, safe="")
     if uuid.startswith("/") or "//" in uuid:
@@ -65,7 +65,8 @@ def encode_uuid(uuid: str) -> str:
 def parse_retry_after(value: str | None, *, now: datetime | None = None) -> float | None:
     """Seconds to wait from a Retry-After header: seconds, an ISO-8601 date-time, or HTTP-date.
 
-    §5: a daily-limit 429 carries an ISO date-time such as 2026-05-30T00:00:00Z.
+    A daily-limit 429 carries an ISO date-time such as 2026-05-30T00:00:00Z
+    (https://developers.zoom.us/docs/api/rest/rate-limits/).
     """
     if not value:
         return None
@@ -194,7 +195,7 @@ class ZoomClient:
 
             if status == 401:
                 if code == CODE_TOKEN_INVALID and not refreshed:
-                    # §1.1: the token expired or was revoked; get a fresh one once.
+                    # The token expired or was revoked; get a fresh one once.
                     refreshed = True
                     self._token = self._access_token(rejected=self._token)
                     continue
@@ -227,14 +228,14 @@ class ZoomClient:
             if status == 404 or code == CODE_NOT_FOUND:
                 raise ZoomNotFoundError(f"Zoom: not found ({message})", status=status, code=code)
             if code == CODE_PAGE_TOKEN_EXPIRED:
-                # §4.1: tokens live 15 minutes; the task starts the listing again.
+                # Page tokens live 15 minutes; the task starts the listing again.
                 raise ZoomTransientError(f"Zoom page token expired: {message}",
                                          status=status, code=code)
             raise ZoomAPIError(f"Zoom answered {status} on {method} {path}: {message}",
                                status=status, code=code)
 
     def _rate_limited(self, response, code, message, category) -> ZoomRateLimitedError:
-        # §5: X-RateLimit-Type is QPS or Daily-limit; some daily 429s lack it: read the text.
+        # X-RateLimit-Type is QPS or Daily-limit; some daily 429s lack it: read the text.
         kind = (response.headers.get("X-RateLimit-Type") or "").lower()
         daily = kind.startswith("daily") or (not kind and "daily" in message.lower())
         category = response.headers.get("X-RateLimit-Category") or category
@@ -250,7 +251,7 @@ class ZoomClient:
 
     def paginate(self, path: str, *, category: str, page_size: int,
                  params: dict | None = None) -> Iterator[dict]:
-        """Yields each page's JSON body, following `next_page_token` (§3, §4.1)."""
+        """Yields each page's JSON body, following `next_page_token`."""
         params = dict(params or {})
         params["page_size"] = page_size
         while True:
@@ -315,7 +316,7 @@ class ZoomClient:
             stop.set()
             worker.join(timeout=60)
 
-    # -- users and groups (§3) ---------------------------------------------------------------
+    # -- users and groups ----------------------------------------------------------------------
 
     def users_pages(self, *, status: str = "active") -> Iterator[dict]:
         # https://developers.zoom.us/docs/api/users/#tag/users/GET/users (Medium)
@@ -327,7 +328,7 @@ class ZoomClient:
         return self.request("GET", f"users/{quote(user_id, safe='')}", category=LIGHT)
 
     def groups_list(self) -> list[dict]:
-        # GET /groups (Medium); no pagination fields in either spec version (§3).
+        # GET /groups (Medium); no pagination fields in either spec version.
         return list(self.request("GET", "groups", category=MEDIUM).get("groups") or [])
 
     def group_members_pages(self, group_id: str) -> Iterator[dict]:
@@ -335,7 +336,7 @@ class ZoomClient:
         return self.paginate(f"groups/{quote(group_id, safe='')}/members", category=MEDIUM,
                              page_size=GROUP_MEMBERS_PAGE_SIZE)
 
-    # -- dashboards (§4); always type=past for ended meetings (§4.1, §6 item 5) ----------------
+    # -- dashboards; always type=past for ended meetings (the default, live, finds nothing) ---
 
     @staticmethod
     def _dashboard_path(kind: str, uuid: str, suffix: str = "") -> str:

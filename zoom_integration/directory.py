@@ -1,11 +1,11 @@
 """Each tenant's Zoom user directory: full syncs of users and groups, and user.* events.
 
 Owns `zoom_users_sync`, `zoom_groups_sync`, `zoom_directory_sync` and `zoom_user_event_apply`.
-Full syncs page through Zoom (zoom-api-reference.md §3) and write each page with a fixed number
-of queries (one upsert of the page's users, one of their memberships, one progress update): no
-query per user, flat memory. Users of every status are listed (status is only a filter, §3);
-users Zoom no longer returns are marked deleted (`deleted_at`), never dropped. Memberships come
-from each user's `group_ids`, so a full sync needs no members call per group; `zoom_groups_sync`
+Full syncs page through Zoom (https://developers.zoom.us/docs/api/users/) and write each page with a
+fixed number of queries (one upsert of the page's users, one of their memberships, one progress
+update): no query per user, flat memory. Users of every status are listed (status is only a filter);
+users Zoom no longer returns are marked deleted (`deleted_at`), never dropped. Memberships come from
+each user's `group_ids`, so a full sync needs no members call per group; `zoom_groups_sync`
 can also list members per group when asked.
 """
 
@@ -40,7 +40,7 @@ logger = logging.getLogger(__name__)
 
 Progress = Callable[[int, int | None], None]  # (items done, items total or None)
 
-USER_STATUSES = ("active", "inactive", "pending")  # §3: each status needs its own listing
+USER_STATUSES = ("active", "inactive", "pending")  # each status needs its own listing
 USER_UPDATE_FIELDS = [
     "email", "first_name", "last_name", "display_name", "user_type", "status", "role_id", "dept",
     "timezone", "zoom_created_at", "last_login_at", "synced_at", "deleted_at",
@@ -57,7 +57,8 @@ class SyncAlreadyRunningError(RuntimeError):
 
 
 def user_key(data: dict) -> str:
-    """Zoom's user id; pending users may come without one (§3, UNCONFIRMED): key them by email."""
+    """Zoom's user id; pending users may come without one (seen, not documented): key
+    them by email."""
     zoom_id = data.get("id")
     if zoom_id:
         return text(zoom_id, 64)
@@ -217,7 +218,7 @@ def _users_upsert(tenant, rows: dict[str, dict[str, Any]], now) -> dict[str, int
 
     On PostgreSQL the page goes as one JSON document through json_to_recordset(): building
     300 model instances and compiling their values costs far more CPU than the database
-    spends on them (issue 8: 5,000 users/s). Elsewhere (SQLite in `make run`) the ORM's
+    spends on them (the target is 5,000 users/s). Elsewhere (SQLite in `make run`) the ORM's
     bulk_create does the same job.
     """
     if connection.vendor != "postgresql":
@@ -276,7 +277,7 @@ def qn(name: str) -> str:
 
 def zoom_groups_sync(*, tenant, progress: Progress | None = None, members: bool = True,
                      client: ZoomClient | None = None) -> SyncRun:
-    """Groups (one list call, §3), missing groups marked deleted; with `members`, each group's
+    """Groups (one list call), missing groups marked deleted; with `members`, each group's
     members too (pages of 300), memberships not seen removed."""
     run = SyncRun.objects.create(tenant=tenant, kind="groups", phase="groups: listing")
     tracker = _RunProgress(run, progress)
@@ -354,7 +355,7 @@ def zoom_directory_sync(*, tenant, progress: Progress | None = None, users: bool
     return runs
 
 
-# -- user.* events (§2.4) ------------------------------------------------------------------------
+# -- user.* events ------------------------------------------------------------------------------
 
 def zoom_user_event_apply(*, tenant, event: str, payload: dict, event_ts: int | None) -> None:
     """Applies user.created / user.updated (a partial patch) / user.deleted (and user.activated /
@@ -379,7 +380,7 @@ def zoom_user_event_apply(*, tenant, event: str, payload: dict, event_ts: int | 
                 user.zoom_id = key
         if user is not None and event_ts is not None and user.last_event_ts is not None \
                 and event_ts < user.last_event_ts:
-            # Zoom retries late and out of order (reference §6 item 7): an older event must not
+            # Zoom retries late (5, 25 and 85 minutes) and out of order: an older event must not
             # undo a newer one, but it may fill in what is still empty (a user.created that
             # arrives after the user.updated carries the name and email).
             filled = []

@@ -40,7 +40,7 @@ class ZoomNotFoundError(ZoomAPIError):
 
 
 class ZoomDashboardUnavailableError(ZoomAPIError):
-    """Zoom's code 200: the account's plan has no Dashboard (reference §6 item 9)."""
+    """Zoom's code 200: the account's plan has no Dashboard, or it is disabled."""
 
 
 class ReauthorizationRequiredError(ZoomError):

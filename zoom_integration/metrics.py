@@ -4,8 +4,8 @@ Owns `meeting_ended_record` (called by webhook processing for meeting.ended / we
 `dashboard_metrics_fetch` (details, every participant, every QoS page → tables, in one
 transaction that replaces any earlier fetch), `metrics_fetch_attempt` (the metrics task's one
 call: status, retry and park decisions) and `metrics_parked_resume` (beat: re-queues fetches
-parked on Zoom's daily limit). Zoom facts: zoom-api-reference.md §4 and §5; classification:
-quality-rules.md via `quality.py`.
+parked on Zoom's daily limit). Zoom's Dashboard API and its rate limits:
+https://developers.zoom.us/docs/api/rest/rate-limits/; classification: `quality.py`.
 
 Writes per QoS page are one bulk INSERT (one row per participant-minute), so a 1,000-person
 hour is about 100 inserts, not 60,000; summaries are kept as running min/sum/max.
@@ -53,7 +53,8 @@ logger = logging.getLogger(__name__)
 Progress = Callable[[int, int | None], None]
 
 QOS_BATCH = 2000
-# §4.5: Zoom needs "a minute or two"; retry 3001/404 with backoff for up to an hour.
+# Zoom needs "a minute or two" after the end before the dashboard has data; retry 3001/404
+# with backoff for up to an hour.
 NOT_READY_MAX_SECONDS = 3600
 NOT_READY_MAX_ATTEMPTS = 12
 TRANSIENT_MAX_ATTEMPTS = 8
@@ -77,7 +78,9 @@ def metrics_fetch_schedule(meeting: ZoomMeeting, *, countdown: float | None = No
 # -- meeting.ended / webinar.ended ---------------------------------------------------------------
 
 def meeting_ended_record(*, tenant, kind: str, payload: dict) -> ZoomMeeting | None:
-    """Records one ended instance (keyed by its `uuid`, §2.3) and schedules its fetch.
+    """Records one ended instance and schedules its fetch.
+
+    Keyed by its `uuid`: each start of a meeting is a new instance.
 
     `payload` is the event's `payload` (with `object`); the whole event body is accepted too.
     Practice webinar sessions are skipped (None). A repeat of the same instance returns the
@@ -92,7 +95,7 @@ def meeting_ended_record(*, tenant, kind: str, payload: dict) -> ZoomMeeting | N
     if not isinstance(obj, dict) or not obj.get("uuid"):
         raise ValueError(f"{kind}.ended: payload.object.uuid is missing")
     if obj.get("practice_session") is True or str(obj.get("practice_session")).lower() == "true":
-        return None  # §2.4 webinar.ended: practice sessions carry no audience data
+        return None  # webinar.ended: practice sessions carry no audience data
     start, end = aware_datetime(obj.get("start_time")), aware_datetime(obj.get("end_time"))
     defaults = {
         "kind": kind,
@@ -133,7 +136,7 @@ def _minutes(start, end) -> int | None:
 
 def _participant_key(data: dict) -> tuple:
     """Joins QoS entries to participant rows: Zoom's per-meeting `user_id`, else id or name with
-    join time (guests have no `id`, §4.3)."""
+    join time (guests have no `id`)."""
     if data.get("user_id"):
         return ("uid", str(data["user_id"]))
     return ("idj", str(data.get("id") or ""), str(data.get("user_name") or ""),
@@ -342,7 +345,7 @@ def _qos_insert(rows: list[tuple]) -> None:
 
 
 def dashboard_unavailable_mark(*, tenant, error: str = "") -> None:
-    """§6 item 9: the plan has no Dashboard; remember it rather than retrying."""
+    """Zoom's code 200: the plan has no Dashboard; remember it rather than retrying."""
     now = timezone.now()
     updated = ZoomConnection.objects.filter(tenant=tenant).update(
         dashboard_available=False, dashboard_checked_at=now)

@@ -10,11 +10,13 @@ Owns
 - `connection_deauthorize` (app_deauthorized), `connection_test`, `connection_revoke`,
   `tokens_refresh_due` (the scheduled refresh).
 
-Zoom facts cited as `§x.y` are from ../shared/zoom-api-reference.md. Codes, tokens and secrets
-are never logged, put in exceptions, or shown: messages name the tenant and Zoom's error *kind*.
+Zoom's OAuth for account-level apps: https://developers.zoom.us/docs/integrations/oauth/. Codes,
+tokens and secrets are never logged, put in exceptions, or shown: messages name the tenant and
+Zoom's error *kind*.
 
 Transactions: the refresh runs in `transaction.atomic(durable=True)`. Zoom refresh tokens are
-single-use (§1.2): once Zoom has answered, the new pair must be committed even if the caller's
+single-use (each refresh returns a new one and retires the old): once Zoom has answered,
+the new pair must be committed even if the caller's
 own work later fails, so calling `access_token_get` inside an open `atomic()` block is a
 programming error and raises `RuntimeError` (Django's durable check) instead of silently risking
 a rolled-back rotation that would lock the customer out.
@@ -56,36 +58,37 @@ from .models import ConnectionState, ZoomConnection
 logger = logging.getLogger(__name__)
 
 # --- Policy ----------------------------------------------------------------------------------
-# The classic admin scopes the portal's calls need (§3 users and groups, §4 dashboards, §4.6).
-# The customer adds them to their app (issue 2, "The customer's side"). A missing scope does not
-# block the connection: the success page and the admin list it, and the calls that need it fail
-# with Zoom's own error until the customer adds it and authorizes again.
-# The scopes issue 2 asks each customer to add, with Zoom's descriptions (the setup checklist
-# shows them); missing ones are listed to staff and customer, they do not block connecting.
+# The classic admin scopes the portal's calls need (users and groups, dashboards), with the
+# descriptions Zoom's app settings show beside them (the setup checklist repeats them). The
+# customer adds them to their app. A missing scope does not block the connection: the success
+# page and the admin list it, and the calls that need it fail with Zoom's own error until the
+# customer adds it and authorizes again. Scopes: https://developers.zoom.us/docs/integrations/oauth-scopes/
 REQUIRED_SCOPE_DESCRIPTIONS: tuple[tuple[str, str], ...] = (
     ("meeting:read:admin", "View all user meetings"),  # meeting.ended; meeting details
     ("webinar:read:admin", "View all user webinars"),  # webinar.ended; practice sessions
-    ("user:read:admin", "View all user information"),  # §3: List users, Get a user, /users/me
-    ("dashboard_meetings:read:admin",  # §4: /metrics/meetings/...
+    ("user:read:admin", "View all user information"),  # List users, Get a user, /users/me
+    ("dashboard_meetings:read:admin",  # /metrics/meetings/...
      "View all users' meetings information on Dashboard"),
-    ("dashboard_webinars:read:admin",  # §4: /metrics/webinars/...
+    ("dashboard_webinars:read:admin",  # /metrics/webinars/...
      "View all users' webinar information on Dashboard"),
-    ("dashboard_home:read:admin",  # §4.6: usage overview, /metrics/quality
+    ("dashboard_home:read:admin",  # usage overview, /metrics/quality
      "View overview of usage statistics for Meetings and Zoom Rooms"),
-    ("group:read:admin", "View groups"),  # §3: List groups, List group members
+    ("group:read:admin", "View groups"),  # List groups, List group members
 )
 REQUIRED_SCOPES: tuple[str, ...] = tuple(scope for scope, _ in REQUIRED_SCOPE_DESCRIPTIONS)
-# Refresh this long before `expires_in` runs out (§1.1: one hour), so a token handed out is good
-# for a while; the scheduled job uses a wider window so callers rarely refresh inline.
+# Refresh this long before `expires_in` runs out (Zoom's access tokens last one hour), so a token
+# handed out is good for a while; the scheduled job uses a wider window so callers rarely refresh
+# inline.
 REFRESH_MARGIN_SECONDS = 300
-# §1.1 `state` is ours to define: 256 random bits, valid 10 minutes, single use.
+# The OAuth `state` is ours to define: 256 random bits, valid 10 minutes, single use.
 STATE_TTL_SECONDS = 600
 STATE_BYTES = 32
 SESSION_KEY = "zoom_oauth_states"
 MAX_PENDING_STATES = 5  # several tabs may be mid-flow; older ones are dropped
 
 # Zoom's OAuth errors that mean "this refresh token is dead": re-authorization is the only cure
-# (§1.2 rotation, §1.3 "Invalid Token!", 4735/4737/4738/4741 all surface as invalid_grant).
+# (a spent rotated token, "Invalid Token!", a revoked or re-installed app: Zoom answers them all
+# with invalid_grant).
 _REAUTH_ERRORS = frozenset({"invalid_grant"})
 
 
@@ -96,7 +99,7 @@ def _timeout() -> tuple[float, float] | float:
 
 
 def _basic_header(tenant: Tenant) -> str:
-    # §1.1: *standard* base64 of client_id:client_secret (social-core's urlsafe variant breaks
+    # Zoom wants *standard* base64 of client_id:client_secret (social-core's urlsafe variant breaks
     # whenever the encoding contains + or /).
     raw = f"{tenant.client_id}:{tenant.client_secret}".encode()
     return "Basic " + base64.b64encode(raw).decode("ascii")
@@ -111,14 +114,14 @@ class _TokenAnswer:
     def error(self) -> str:
         return str(self.data.get("error") or "")
     # `reason` is deliberately not exposed: Zoom may echo the code in it ("Invalid authorization
-    # code <code>", §1.2). The error kind is enough for staff and customers.
+    # code <code>"). The error kind is enough for staff and customers.
 
 
 @sensitive_variables()  # error reports must not show tokens or codes
 def _token_post(*, tenant: Tenant, form: dict[str, str], path: str = "/oauth/token"
                 ) -> _TokenAnswer:
     """POST to Zoom's token (or revoke) endpoint; transport failures become ZoomTransientError."""
-    url = f"{settings.ZOOM_OAUTH_BASE_URL}{path}"  # §1.1 token / revoke endpoints
+    url = f"{settings.ZOOM_OAUTH_BASE_URL}{path}"  # Zoom's token and revoke endpoints
     try:
         response = requests.post(
             url, data=form, timeout=_timeout(),
@@ -141,11 +144,12 @@ def _token_post(*, tenant: Tenant, form: dict[str, str], path: str = "/oauth/tok
 
 @sensitive_variables()  # error reports must not show tokens or codes
 def _users_me(access_token: str) -> dict[str, Any]:
-    """GET /users/me (§1.4): the authorizing user, with `account_id`."""
+    """GET /users/me: the authorizing user, with `account_id` (which account installed the app)."""
     url = f"{settings.ZOOM_API_BASE_URL}/users/me"
     try:
         response = requests.get(url, timeout=_timeout(), headers={
-            # §1.1: the token travels only in the Authorization header (code 124 otherwise).
+            # The token travels only in the Authorization header (Zoom answers code 124 to one
+            # in the query string).
             "Authorization": f"Bearer {access_token}", "Accept": "application/json"})
     except requests.RequestException as exc:
         raise ZoomTransientError(f"Zoom API unreachable: {type(exc).__name__}") from None
@@ -176,7 +180,7 @@ def _int(value: Any) -> int | None:
 
 @sensitive_variables()  # error reports must not show tokens or codes
 def _parse_token_response(answer: _TokenAnswer) -> dict[str, Any]:
-    """The §1.1 token response, checked: access_token, refresh_token, numeric expires_in."""
+    """Zoom's token response, checked: access_token, refresh_token, numeric expires_in."""
     data = answer.data
     access, refresh = data.get("access_token"), data.get("refresh_token")
     try:
@@ -192,7 +196,7 @@ def _parse_token_response(answer: _TokenAnswer) -> dict[str, Any]:
 
 
 def scopes_missing(granted: str) -> list[str]:
-    have = set(granted.split())  # §1.1: one space-separated string
+    have = set(granted.split())  # Zoom sends one space-separated string
     return [scope for scope in REQUIRED_SCOPES if scope not in have]
 
 
@@ -221,7 +225,7 @@ def _tenant_ready(tenant: Tenant) -> str:
 
 
 def authorization_start(*, tenant: Tenant, session) -> str:
-    """Stash a fresh state in the browser session; return Zoom's authorize URL (§1.1)."""
+    """Stash a fresh state in the browser session; return Zoom's authorize URL."""
     redirect_uri = _tenant_ready(tenant)
     verifier, challenge = _pkce_pair()
     state = secrets.token_urlsafe(STATE_BYTES)
@@ -304,7 +308,7 @@ def authorization_complete(*, tenant: Tenant, session, query: Mapping[str, str]
                              "the authorization again.")
     redirect_uri = _tenant_ready(tenant)
 
-    # §1.1 authorization_code grant: form body, the exact redirect_uri, code_verifier with PKCE.
+    # The authorization_code grant: form body, the exact redirect_uri, code_verifier with PKCE.
     form = {"grant_type": "authorization_code", "code": code, "redirect_uri": redirect_uri}
     if entry is not None:
         form["code_verifier"] = entry["verifier"]
@@ -364,7 +368,8 @@ def authorization_complete(*, tenant: Tenant, session, query: Mapping[str, str]
             conn.last_error_at = None
             conn.save()
     if mismatch:
-        # We will not use these tokens: end that authorization (best effort, §1.1 revoke).
+        # We will not use these tokens: end that authorization (best effort, Zoom's revoke
+        # endpoint).
         _revoke_quietly(tenant=tenant, access_token=tokens["access_token"])
         if taken_by:
             logger.warning("OAuth for tenant %s refused: Zoom account already connected to "
@@ -464,13 +469,13 @@ def _refresh_exchange(*, tenant: Tenant, conn: ZoomConnection) -> Exception | No
     to raise once the transaction has committed, or None."""
     now = timezone.now()
     try:
-        # §1.1 refresh_token grant: the same Basic header, form body.
+        # The refresh_token grant: the same Basic header, form body.
         answer = _token_post(tenant=tenant, form={"grant_type": "refresh_token",
                                                   "refresh_token": conn.refresh_token})
         if answer.status == 200:
             tokens = _parse_token_response(answer)
             conn.access_token = tokens["access_token"]
-            conn.refresh_token = tokens["refresh_token"]  # §1.2: only the newest one works
+            conn.refresh_token = tokens["refresh_token"]  # only the newest one works
             conn.access_token_expires_at = now + timedelta(seconds=tokens["expires_in"])
             if tokens["scope"]:
                 conn.scopes = tokens["scope"]
@@ -485,8 +490,8 @@ def _refresh_exchange(*, tenant: Tenant, conn: ZoomConnection) -> Exception | No
         return exc
     conn.last_error_at = now
     if answer.error in _REAUTH_ERRORS:
-        # §1.2, §6.1: the refresh token is spent or revoked. Mark the tenant and stop: no retry
-        # loop with a dead token; the customer must authorize again.
+        # The refresh token is spent (rotated by a concurrent refresh) or revoked. Mark the
+        # tenant and stop: no retry loop with a dead token; the customer must authorize again.
         conn.state = ConnectionState.NEEDS_REAUTH
         conn.access_token, conn.refresh_token, conn.access_token_expires_at = "", "", None
         conn.last_error = ("Zoom rejected the refresh token (invalid_grant): the customer must "
@@ -560,7 +565,7 @@ def _clear_tokens(conn: ZoomConnection, *, state: str, note: str) -> None:
 
 
 def connection_deauthorize(*, tenant: Tenant, payload: dict | None = None) -> None:
-    """app_deauthorized (§2.4): the customer removed the app; forget the tokens."""
+    """app_deauthorized: the customer removed the app; forget the tokens."""
     payload = payload or {}
     account_id = str(payload.get("account_id") or "")
     if account_id and tenant.zoom_account_id and account_id != tenant.zoom_account_id:
@@ -589,7 +594,7 @@ def connection_test(*, tenant: Tenant) -> dict[str, Any]:
 
 
 def connection_revoke(*, tenant: Tenant) -> None:
-    """Revoke at Zoom (§1.1 /oauth/revoke), then clear the tokens here.
+    """Revoke at Zoom (/oauth/revoke), then clear the tokens here.
 
     The local tokens are cleared even when Zoom cannot confirm; then ZoomAPIError (or
     ZoomTransientError) is raised afterwards so the caller can say so.
@@ -615,7 +620,3 @@ def connection_revoke(*, tenant: Tenant) -> None:
     logger.info("Tenant %s: Zoom tokens revoked and cleared", tenant.slug)
     if failure is not None:
         raise failure
-
-
-def connection_get(*, tenant: Tenant) -> ZoomConnection | None:
-    return ZoomConnection.objects.filter(tenant_id=tenant.pk).first()

@@ -60,13 +60,13 @@ from .oauth import REQUIRED_SCOPE_DESCRIPTIONS
 
 # --- Constants the pages explain -------------------------------------------------------------
 
-# zoom-api-reference.md §5: the daily cap counts Heavy and Resource-intensive calls together;
+# Zoom's daily cap counts Heavy and Resource-intensive calls together;
 # Pro 30,000/day, Business and higher 60,000/day, per account.
 DAILY_CAP_BY_PLAN = {ZoomPlan.PRO: 30_000, ZoomPlan.BUSINESS: 60_000}
 CAPPED_CATEGORIES_REGEX = r"^(heavy|resource[-_ ]?intensive)$"
 
-# The events the customer subscribes the app to (issue 2, last section), as Zoom's UI names them,
-# with the event type each one sends (zoom-api-reference.md §2.4).
+# The events the customer subscribes the app to, as Zoom's UI names them, with the event type
+# each one sends.
 SUBSCRIBED_EVENTS = (
     ("End Meeting", "meeting.ended"),
     ("End Webinar", "webinar.ended"),
@@ -76,7 +76,7 @@ SUBSCRIBED_EVENTS = (
 )
 
 # Classic scopes for meetings, webinars, users, dashboard (meetings, webinars, usage overview) and
-# groups (issue 2; zoom-api-reference.md §3 "Scope mapping", §4 "Access", §4.6).
+# groups.
 # One list of scopes, owned by the OAuth module that checks them.
 REQUIRED_SCOPES = REQUIRED_SCOPE_DESCRIPTIONS
 
@@ -204,7 +204,7 @@ def tenant_health_overview(*, base: QuerySet[Tenant] | None = None,
     """
     now = now or timezone.now()
     since = now - RECENT_ERRORS_WINDOW
-    today = now.astimezone(dt.UTC).date()  # Zoom's daily counters: 00:00 UTC (reference §5)
+    today = now.astimezone(dt.UTC).date()  # Zoom's daily counters reset at 00:00 UTC
     tenant = OuterRef("pk")
     base = Tenant.objects.all() if base is None else base
 

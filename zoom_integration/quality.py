@@ -2,9 +2,10 @@
 
 Owns: parsing Zoom's QoS strings ("126 ms", "0.3%", "812 kbps", "1280*720", "25 fps", "-", "")
 defensively (never raises; unknown text is kept raw), per-participant per-stream min/avg/max,
-the Good/Poor/Unclassified classification with its reasons (../shared/quality-rules.md: the
-Microsoft CQD audio/video/screen-share rules with round trip = Zoom's latency), and an E-model
-MOS estimate (ITU-T G.107 simplified form). Thresholds live in one dataclass.
+the Good/Poor/Unclassified classification with its reasons (the
+Microsoft CQD audio/video/screen-share rules with round trip = Zoom's latency,
+https://learn.microsoft.com/en-us/microsoftteams/stream-classification-in-call-quality-dashboard),
+and an E-model MOS estimate (ITU-T G.107 simplified form). Thresholds live in one dataclass.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from typing import Any
 from .fields import jsonable
 
 STREAMS = ("audio_input", "audio_output", "video_input", "video_output", "as_input", "as_output")
-# Zoom key -> (our metric name, expected unit). zoom-api-reference.md §4.4.
+# Zoom key -> (our metric name, expected unit), as in the Dashboard QoS answers.
 METRIC_KEYS = {
     "latency": ("latency_ms", "ms"),
     "jitter": ("jitter_ms", "ms"),
@@ -258,7 +259,10 @@ def stream_summaries(samples: list[dict[str, dict[str, Any]]]) -> dict[str, dict
 
 @dataclass(frozen=True)
 class QualityThresholds:
-    """Defaults: Microsoft CQD (quality-rules.md), round trip = Zoom `latency`. Averages decide."""
+    """Defaults: Microsoft CQD stream classification, round trip = Zoom `latency`.
+
+    Averages decide.
+    """
 
     audio_round_trip_ms: float = 500.0
     audio_loss_pct: float = 10.0
@@ -371,7 +375,7 @@ def participant_classify(summaries: dict[str, dict[str, Any]],
 
 
 def mos_estimate(round_trip_ms: float, jitter_ms: float = 0.0, loss_pct: float = 0.0) -> float:
-    """E-model (ITU-T G.107 simplified, as in quality-rules.md): MOS from 1 to 4.5."""
+    """E-model (ITU-T G.107 simplified form): MOS from 1 to 4.5."""
     effective = round_trip_ms + 2 * jitter_ms + 10.0
     r = 94.768 - effective / 40 if effective < 160 else 94.768 - (effective - 120) / 10
     r -= 2.5 * loss_pct

@@ -1,11 +1,11 @@
 """The Zoom rate limiter shared by every worker and machine, and the per-day API usage counts.
 
 Zoom's limits are per *account* and per rate category, shared by every app on the account
-(zoom-api-reference.md §5). Each call first reserves a slot here: a GCRA-style schedule kept in
-Redis by one Lua script spaces calls of one account and category evenly, below the plan's
-rate (times a safety factor), so Zoom's 429s are rare however many workers run. The same script
-counts calls per tenant, UTC day and category, and refuses early once the local count reaches
-the daily cap; a daily 429 from Zoom parks the account/category until the reset.
+(https://developers.zoom.us/docs/api/rest/rate-limits/). Each call first reserves a slot here: a
+GCRA-style schedule kept in Redis by one Lua script spaces calls of one account and category evenly,
+below the plan's rate (times a safety factor), so Zoom's 429s are rare however many workers run. The
+same script counts calls per tenant, UTC day and category, and refuses early once the local count
+reaches the daily cap; a daily 429 from Zoom parks the account/category until the reset.
 
 Counts reach the database (`models.ApiUsage`) through `api_usage_flush`: the hot path only
 touches Redis, and the client flushes at most every few seconds and when it closes.
@@ -27,7 +27,7 @@ from django.db.models import F
 
 LIGHT, MEDIUM, HEAVY, INTENSIVE = "Light", "Medium", "Heavy", "Resource-intensive"
 CATEGORIES = (LIGHT, MEDIUM, HEAVY, INTENSIVE)
-# zoom-api-reference.md §5: Heavy and Resource-intensive share one daily cap.
+# Heavy and Resource-intensive calls share one daily cap.
 COMBINED_DAILY = (HEAVY, INTENSIVE)
 
 
@@ -40,7 +40,7 @@ class Limit:
     per_day: int | None = None
 
 
-# zoom-api-reference.md §5 table. "combined" is the Heavy + Resource-intensive daily cap.
+# Zoom's published limits per plan. "combined" is the Heavy + Resource-intensive daily cap.
 PLAN_LIMITS: dict[str, dict[str, Limit]] = {
     "free": {LIGHT: Limit(4, 1, 6000), MEDIUM: Limit(2, 1, 2000), HEAVY: Limit(1, 1, 1000),
              INTENSIVE: Limit(10, 60, 30000)},
@@ -89,7 +89,7 @@ def _max_wait() -> float:
 
 
 def seconds_until_utc_midnight(now: datetime | None = None) -> float:
-    # zoom-api-reference.md §5: daily counters appear to reset at 00:00 UTC (UNCONFIRMED).
+    # Zoom's daily counters appear to reset at 00:00 UTC (observed; Zoom does not say).
     now = now or datetime.now(UTC)
     midnight = (now + timedelta(days=1)).replace(hour=0, minute=0, second=0, microsecond=0)
     return max(1.0, (midnight - now).total_seconds())

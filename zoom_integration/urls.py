@@ -1,4 +1,5 @@
-"""Tenant URLs that Zoom and the customer's browser call (CONTRACT.md); hosts pick the tenant."""
+"""Tenant URLs that Zoom and the customer's browser call; hosts pick the tenant. The
+paths are fixed: customers type them into their Zoom app."""
 
 from django.urls import path
 

@@ -1,4 +1,4 @@
-"""POST /zoom/event: checks, signature, storing first, duplicates, answers (CONTRACT.md)."""
+"""POST /zoom/event: checks, signature, storing first, duplicates, answers."""
 
 import hashlib
 import hmac
@@ -25,7 +25,8 @@ pytestmark = pytest.mark.django_db
 URL = "/zoom/event"
 
 
-# Independent of the portal's code: zoom-api-reference.md §2.2, built by hand.
+# Independent of the portal's code: Zoom's documented scheme, built by hand
+# (https://developers.zoom.us/docs/api/webhooks/#verify-webhook-events).
 def signed_headers(secret_token: str, body: bytes, timestamp: int | str | None = None) -> dict:
     ts = str(int(time.time()) if timestamp is None else timestamp)
     digest = hmac.new(secret_token.encode("utf-8"), b"v0:" + ts.encode() + b":" + body,
@@ -202,7 +203,8 @@ def test_tenant_with_neither_secret_is_refused(csrf_client):
 def test_secret_token_wins_over_legacy_token(csrf_client):
     both = TenantFactory(verification_token="legacyVerificationTok3n")
     body = compact(user_created())
-    # The legacy header alone is not enough once a Secret Token is set (§2.2: treat it as gone).
+    # The legacy header alone is not enough once a Secret Token is set (Zoom
+    # retired it: treat it as gone).
     assert post(csrf_client, both, body, {"authorization": "legacyVerificationTok3n"}
                 ).status_code == 401
     assert post(csrf_client, both, body, signed_headers(both.secret_token, body)
@@ -220,7 +222,7 @@ def test_url_validation_answers_and_records_the_time(tenant, csrf_client):
     assert response.json() == {"plainToken": "aZ9fQe0b", "encryptedToken": expected}
     first = ZoomConnection.objects.get(tenant=tenant).endpoint_validated_at
     assert first is not None
-    # Zoom re-validates every 72 hours (§2.1): the time moves, the row stays one.
+    # Zoom re-validates every 72 hours: the time moves, the row stays one.
     response = post(csrf_client, tenant, body, signed_headers(tenant.secret_token, body))
     assert response.status_code == 200
     assert ZoomConnection.objects.get(tenant=tenant).endpoint_validated_at > first
@@ -380,7 +382,7 @@ def test_same_meeting_uuid_with_other_bytes_is_a_duplicate(tenant, csrf_client):
 def test_new_meeting_instance_and_later_user_change_are_new_rows(tenant, csrf_client):
     messages = [
         {"event": "meeting.ended", "payload": {"object": {"uuid": "u1=="}}},
-        {"event": "meeting.ended", "payload": {"object": {"uuid": "u2=="}}},  # rejoin, §2.3
+        {"event": "meeting.ended", "payload": {"object": {"uuid": "u2=="}}},  # a rejoin
         {"event": "webinar.ended", "payload": {"object": {"uuid": "u1=="}}},
         user_created("Nn4Tt7", event_ts=1),
         user_created("Nn4Tt7", event_ts=2),

@@ -36,7 +36,7 @@ from ..operator import (
 )
 from .base import ReadOnlyTenantDataAdmin
 
-# Reference lines on the charts: the default "poor" limits of quality-rules.md (Microsoft CQD
+# Reference lines on the charts: the default "poor" limits of the quality rules (Microsoft CQD
 # audio: round trip > 500 ms, jitter > 30 ms, packet loss > 10 %).
 CHART_THRESHOLDS = {
     "latency": Threshold(500, "poor above 500 ms"),
@@ -163,7 +163,7 @@ def meetings_csv_response(queryset, filename: str) -> StreamingHttpResponse:
 
 @admin.register(ZoomMeeting)
 class ZoomMeetingAdmin(ReadOnlyTenantDataAdmin):
-    # Read-only; staff see the meetings of the tenants granted to them (issue 9).
+    # Read-only; staff see the meetings of the tenants granted to them.
     tenant_lookup = "tenant"
     list_display = ("title", "tenant", "kind", "end_time", "participants", "poor_share",
                     "worst", "quality_badge", "fetch_status")

@@ -71,7 +71,7 @@ class _HealthOverviewAdmin(admin.ModelAdmin):
 
 @admin.register(TenantHealth)
 class TenantHealthAdmin(TenantScopedAdminMixin, _HealthOverviewAdmin):
-    tenant_lookup = ""  # the rows are tenants; staff see those granted to them (issue 9)
+    tenant_lookup = ""  # the rows are tenants; staff see those granted to them
     list_display = ("tenant_name", "status", "last_event", "last_sync", "failed_deliveries",
                     "api_calls_today")
     list_display_links = None
@@ -151,7 +151,7 @@ class TenantHealthAdmin(TenantScopedAdminMixin, _HealthOverviewAdmin):
         return format_html('<strong class="op-bad">{}</strong> ({} in 24 h)',
                            row.h_failed_deliveries, row.h_recent_failed_deliveries)
 
-    # The cap counts Heavy + Resource-intensive calls together (zoom-api-reference.md §5).
+    # Zoom's daily cap counts Heavy + Resource-intensive calls together.
     @admin.display(description="Capped API calls today", ordering="h_api_cap_share")
     def api_calls_today(self, row):
         share = row.h_api_calls_today / row.h_daily_cap if row.h_daily_cap else 0

@@ -55,7 +55,7 @@ class ZoomTenantAdmin(TenantScopedAdminMixin, TenantAdmin):
         }),
     )
     actions = ["test_zoom_connection", "revoke_zoom_connection", sync_now]
-    # Superusers grant staff access to this tenant from its own page (issue 9).
+    # Superusers grant staff access to this tenant from its own page.
     inlines = [*TenantAdmin.inlines, TenantAccessInline]
 
     def get_queryset(self, request):

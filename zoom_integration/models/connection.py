@@ -24,7 +24,7 @@ class ZoomConnection(models.Model):
     access_token = SecretTextField(blank=True, default="")
     refresh_token = SecretTextField(
         blank=True, default="",
-        help_text="Zoom rotates it on every refresh; only the newest one works (reference §1.2).")
+        help_text="Zoom rotates it on every refresh; only the newest one works.")
     access_token_expires_at = models.DateTimeField(null=True, blank=True)
     scopes = models.TextField(blank=True, help_text="Granted scopes, space-separated, from Zoom.")
     missing_scopes = models.TextField(blank=True,

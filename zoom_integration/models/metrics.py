@@ -105,7 +105,7 @@ class ZoomParticipant(models.Model):
                                default=Quality.UNCLASSIFIED)
     quality_reason = models.TextField(blank=True,
                                       help_text='e.g. "audio input jitter 80 ms > 30 ms"')
-    mos = models.FloatField(null=True, blank=True, help_text="E-model estimate (quality-rules.md).")
+    mos = models.FloatField(null=True, blank=True, help_text="E-model estimate (ITU-T G.107).")
     stream_summaries = models.JSONField(
         default=dict, help_text="Per stream and metric: min/avg/max over the samples.")
 

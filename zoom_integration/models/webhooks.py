@@ -26,7 +26,7 @@ class ZoomWebhookDelivery(models.Model):
                                   help_text="Zoom's `payload.account_id`.")
     dedupe_key = models.CharField(
         max_length=300,
-        help_text="Event plus the object's identity (zoom-api-reference.md §2.3): Zoom's retries "
+        help_text="Event plus the object's identity: Zoom's retries "
                   "and concurrent repeats of one event share it.")
     body = models.TextField(help_text="The raw request body as received (UTF-8).")
     headers = models.JSONField(default=dict, help_text="Selected request headers; no secrets.")

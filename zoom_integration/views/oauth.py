@@ -1,6 +1,6 @@
-"""The customer's OAuth pages on the tenant's host (CONTRACT.md "HTTP"); logic lives in oauth.py.
+"""The customer's OAuth pages on the tenant's host; logic lives in oauth.py.
 
-Status codes of the error page (never 500; CONTRACT.md asks 4xx for the authorize endpoint):
+Status codes of the error page (never 500; a customer's mistake or Zoom's is a 4xx):
 400 bad, unknown, expired, reused or foreign `state`, missing `code`, or Zoom refused the code;
 403 the customer declined (`error=access_denied`); 409 the portal is not set up for this tenant
 (no Client ID/Secret or hostname) or the Zoom account differs from the connected one;

@@ -1,8 +1,8 @@
-"""`POST /zoom/event`: Zoom's event notifications for the tenant owning the host (CONTRACT.md).
+"""`POST /zoom/event`: Zoom's event notifications for the tenant owning the host.
 
 Thin: read the body within the size limit, call `webhook_receive`, answer. No session, login or
 CSRF (Zoom has none) and no request-wide transaction: the delivery is committed, and its
-processing queued, before the answer goes out (zoom-api-reference.md §2.3).
+processing queued, before the answer goes out (Zoom waits 3 seconds, then retries).
 """
 
 from django.contrib.auth.decorators import login_not_required
