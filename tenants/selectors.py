@@ -1,17 +1,27 @@
-"""Reads about tenants: host resolution and the URLs a customer enters in Zoom (CONTRACT.md)."""
+"""Reads about tenants: host resolution, whether the credentials are in, and the URLs a customer
+enters in Zoom.
+
+This app imports nothing from zoom_integration: the URL paths come from the URLconf by name
+(`reverse`), and zoom_integration/urls.py owns those names. The tenant owns the hosts, scheme
+and port; the integration owns the paths.
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
 from django.conf import settings
+from django.db.models import Exists, OuterRef, QuerySet, TextField
+from django.db.models.functions import Cast
+from django.urls import reverse
 
+from .fields import UndecryptableValueError, decrypt
 from .models import Tenant, TenantDomain
 
-# Fixed by CONTRACT.md; the zoom_integration URLconf serves them.
-OAUTH_REDIRECT_PATH = "/adminapi/zoom/oauth/authorize"
-OAUTH_START_PATH = "/adminapi/zoom/oauth/start"
-WEBHOOK_PATH = "/zoom/event"
+# URL names of the views Zoom and the customer's browser call (zoom_integration/urls.py).
+OAUTH_REDIRECT_URL_NAME = "zoom-oauth-authorize"
+OAUTH_START_URL_NAME = "zoom-oauth-start"
+WEBHOOK_URL_NAME = "zoom-event"
 
 
 def normalize_host(host: str) -> str:
@@ -52,16 +62,120 @@ def _domains(tenant: Tenant) -> tuple[str | None, str | None]:
 def tenant_zoom_urls(*, tenant: Tenant) -> ZoomSetupUrls:
     primary, webhook = _domains(tenant)
     scheme = settings.PORTAL_URL_SCHEME
-    # CONTRACT.md: scheme://host exactly; a port only where one is configured (make run).
+    # scheme://host exactly (Zoom compares the redirect URL character for character); a port
+    # only where one is configured (make run).
     port = f":{settings.PORTAL_URL_PORT}" if settings.PORTAL_URL_PORT else ""
     base = f"{scheme}://{primary}{port}" if primary else None
     event_host = webhook or primary
     return ZoomSetupUrls(
-        redirect_url=f"{base}{OAUTH_REDIRECT_PATH}" if base else None,
+        redirect_url=f"{base}{reverse(OAUTH_REDIRECT_URL_NAME)}" if base else None,
         allow_list_url=base,
-        event_url=f"{scheme}://{event_host}{port}{WEBHOOK_PATH}" if event_host else None,
-        oauth_start_url=f"{base}{OAUTH_START_PATH}" if base else None,
+        event_url=(f"{scheme}://{event_host}{port}{reverse(WEBHOOK_URL_NAME)}" if event_host
+                   else None),
+        oauth_start_url=f"{base}{reverse(OAUTH_START_URL_NAME)}" if base else None,
     )
+
+
+# --- Are the credentials in? ------------------------------------------------------------------
+# The one rule, used by the tenant list, Tenant health, the setup checklist and the OAuth flow.
+
+
+@dataclass(frozen=True)
+class TenantCredentials:
+    """Which of the values staff enter for a tenant are in place; never the values themselves.
+
+    `None` means stored but not decryptable with the configured keys (it must be re-entered).
+    `webhook_token` is the Secret Token, or for older Zoom apps the Verification Token.
+    """
+
+    client_id: bool
+    client_secret: bool | None
+    webhook_token: bool | None
+    primary_host: bool
+
+    @property
+    def app_missing(self) -> list[str]:
+        """What the OAuth flow lacks: the app's Client ID and Client Secret."""
+        missing = [] if self.client_id else ["Client ID"]
+        if self.client_secret is None:
+            missing.append("Client Secret (cannot be decrypted: re-enter it)")
+        elif not self.client_secret:
+            missing.append("Client Secret")
+        return missing
+
+    @property
+    def token_missing(self) -> list[str]:
+        """What webhook verification lacks."""
+        if self.webhook_token is None:
+            return ["Secret Token (cannot be decrypted: re-enter it)"]
+        return [] if self.webhook_token else ["Secret Token"]
+
+    @property
+    def missing(self) -> list[str]:
+        """Everything staff still have to enter, in the order the admin form asks for it."""
+        host = [] if self.primary_host else ["a primary hostname"]
+        return self.app_missing + self.token_missing + host
+
+    @property
+    def complete(self) -> bool:
+        return not self.missing
+
+
+def _present(raw: str | None) -> bool | None:
+    if not raw:
+        return False
+    try:
+        return bool(decrypt(raw))
+    except UndecryptableValueError:
+        return None
+
+
+def credentials_annotations() -> dict:
+    """Annotations for `credentials_of_row`: the raw secret columns and the primary host.
+
+    Cast reads a column without the field's decrypting from_db_value, so an undecryptable
+    value is reported on its row instead of breaking a whole page of tenants.
+    """
+    return {
+        "cred_raw_client_secret": Cast("client_secret", output_field=TextField()),
+        "cred_raw_secret_token": Cast("secret_token", output_field=TextField()),
+        "cred_raw_verification_token": Cast("verification_token", output_field=TextField()),
+        "cred_has_primary": Exists(TenantDomain.objects.filter(tenant=OuterRef("pk"),
+                                                               is_primary=True)),
+    }
+
+
+def _credentials(client_id: str, raw_secret: str | None, raw_token: str | None,
+                 raw_legacy: str | None, has_primary: bool) -> TenantCredentials:
+    token, legacy = _present(raw_token), _present(raw_legacy)
+    return TenantCredentials(
+        client_id=bool(client_id), client_secret=_present(raw_secret),
+        webhook_token=None if token is None else bool(token or legacy),
+        primary_host=bool(has_primary))
+
+
+def credentials_of_row(row: Tenant) -> TenantCredentials:
+    """The credentials of a tenant annotated with `credentials_annotations()` (no query)."""
+    return _credentials(row.client_id, row.cred_raw_client_secret, row.cred_raw_secret_token,
+                        row.cred_raw_verification_token, row.cred_has_primary)
+
+
+_CREDENTIAL_COLUMNS = ("client_id", "cred_raw_client_secret", "cred_raw_secret_token",
+                       "cred_raw_verification_token", "cred_has_primary")
+
+
+def tenant_credentials(*, tenant: Tenant) -> TenantCredentials:
+    """The credentials of one tenant, read fresh (one query)."""
+    values = (Tenant.objects.filter(pk=tenant.pk).annotate(**credentials_annotations())
+              .values_list(*_CREDENTIAL_COLUMNS).get())
+    return _credentials(*values)
+
+
+def tenant_ids_missing_credentials(*, tenants: QuerySet[Tenant]) -> list[int]:
+    """The ids among `tenants` whose credentials are incomplete (one query)."""
+    rows = (tenants.order_by().annotate(**credentials_annotations())
+            .values_list("pk", *_CREDENTIAL_COLUMNS))
+    return [pk for pk, *values in rows if not _credentials(*values).complete]
 
 
 def secret_hint(value: str) -> str:

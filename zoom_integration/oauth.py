@@ -44,7 +44,7 @@ from django.utils.crypto import constant_time_compare
 from django.views.decorators.debug import sensitive_variables
 
 from tenants.models import Tenant
-from tenants.selectors import tenant_zoom_urls
+from tenants.selectors import tenant_credentials, tenant_zoom_urls
 
 from .exceptions import (
     OAuthFlowError,
@@ -217,7 +217,7 @@ def _pending_states(session) -> dict[str, dict[str, Any]]:
 def _tenant_ready(tenant: Tenant) -> str:
     """The redirect URL, or OAuthFlowError(409) when the tenant is not set up for OAuth."""
     redirect_uri = tenant_zoom_urls(tenant=tenant).redirect_url
-    if not (tenant.client_id and tenant.client_secret and redirect_uri):
+    if tenant_credentials(tenant=tenant).app_missing or not redirect_uri:
         raise OAuthFlowError(
             "This portal is not fully set up for your Zoom app yet (Client ID, Client Secret "
             "or hostname missing). Please contact your account manager.", status=409)

@@ -37,9 +37,13 @@ from django.db.models import (
 from django.db.models.functions import Cast, Coalesce
 from django.utils import timezone
 
-from tenants.fields import UndecryptableValueError, decrypt
-from tenants.models import Tenant, TenantDomain, ZoomPlan
-from tenants.selectors import tenant_zoom_urls
+from tenants.models import Tenant, ZoomPlan
+from tenants.selectors import (
+    credentials_annotations,
+    credentials_of_row,
+    tenant_ids_missing_credentials,
+    tenant_zoom_urls,
+)
 
 from .models import (
     ApiUsage,
@@ -142,56 +146,6 @@ def _count_subquery(qs: QuerySet) -> Coalesce:
     return Coalesce(Subquery(counted, output_field=IntegerField()), 0)
 
 
-def _missing_credentials_of(raw_secret: str | None, raw_token: str | None,
-                            raw_legacy: str | None, client_id: str,
-                            has_primary: bool) -> list[str]:
-    """What staff still have to enter, from ciphertexts (decrypted here, never returned)."""
-
-    def present(raw: str | None) -> bool | None:
-        if not raw:
-            return False
-        try:
-            return bool(decrypt(raw))
-        except UndecryptableValueError:
-            return None  # stored but unreadable with the configured keys
-
-    missing = []
-    if not client_id:
-        missing.append("Client ID")
-    secret = present(raw_secret)
-    if secret is None:
-        missing.append("Client Secret (cannot be decrypted: re-enter it)")
-    elif not secret:
-        missing.append("Client Secret")
-    token, legacy = present(raw_token), present(raw_legacy)
-    if token is None:
-        missing.append("Secret Token (cannot be decrypted: re-enter it)")
-    elif not token and not legacy:
-        missing.append("Secret Token")
-    if not has_primary:
-        missing.append("a primary hostname")
-    return missing
-
-
-def _raw_secret_annotations() -> dict:
-    # Cast reads the column without the field's decrypting from_db_value, so an undecryptable
-    # value is reported on its row instead of breaking the whole page.
-    return {
-        "h_raw_client_secret": Cast("client_secret", output_field=TextField()),
-        "h_raw_secret_token": Cast("secret_token", output_field=TextField()),
-        "h_raw_verification_token": Cast("verification_token", output_field=TextField()),
-    }
-
-
-def _tenants_missing_credentials(base: QuerySet[Tenant]) -> list[int]:
-    has_primary = Exists(TenantDomain.objects.filter(tenant=OuterRef("pk"), is_primary=True))
-    rows = (base.order_by().annotate(**_raw_secret_annotations(), h_primary=has_primary)
-            .values_list("pk", "client_id", "h_raw_client_secret", "h_raw_secret_token",
-                         "h_raw_verification_token", "h_primary"))
-    return [pk for pk, client_id, raw_secret, raw_token, raw_legacy, primary in rows
-            if _missing_credentials_of(raw_secret, raw_token, raw_legacy, client_id, primary)]
-
-
 def tenant_health_overview(*, base: QuerySet[Tenant] | None = None,
                            now: dt.datetime | None = None) -> QuerySet[Tenant]:
     """Every tenant, annotated with what the health overview shows, in one query.
@@ -223,8 +177,7 @@ def tenant_health_overview(*, base: QuerySet[Tenant] | None = None,
         .defer("client_secret", "secret_token", "verification_token",
                "zoom_connection__access_token", "zoom_connection__refresh_token")
         .annotate(
-            **_raw_secret_annotations(),
-            h_has_primary=Exists(TenantDomain.objects.filter(tenant=tenant, is_primary=True)),
+            **credentials_annotations(),
             h_last_event_at=Subquery(deliveries.values("received_at")[:1],
                                      output_field=DateTimeField()),
             h_last_event=Subquery(deliveries.values("event")[:1], output_field=CharField()),
@@ -270,14 +223,14 @@ def tenant_health_overview(*, base: QuerySet[Tenant] | None = None,
         .annotate(h_api_cap_share=Cast(F("h_api_calls_today"), FloatField())
                   / Cast(F("h_daily_cap"), FloatField()))
     )
-    missing = _tenants_missing_credentials(base)
+    missing = tenant_ids_missing_credentials(tenants=base)
     connected = Q(h_conn_state=ConnectionState.CONNECTED)
     errors = connected & (
         Q(h_recent_failed_deliveries__gt=0) | Q(h_last_sync_status=SyncRun.Status.FAILED)
         | Q(h_recent_failed_fetches__gt=0) | Q(h_connection_error=True)
         | Q(zoom_connection__dashboard_available=False))
     cases = [
-        (Q(pk__in=missing) | Q(client_id="") | Q(h_has_primary=False),
+        (Q(pk__in=missing) | Q(client_id="") | Q(cred_has_primary=False),
          HealthCode.NEEDS_CREDENTIALS),
         (Q(h_conn_state=ConnectionState.DEAUTHORIZED), HealthCode.DEAUTHORIZED),
         (Q(h_conn_state=ConnectionState.NEEDS_REAUTH)
@@ -304,9 +257,7 @@ def health_from_row(row: Tenant) -> HealthStatus:
     code = row.h_status
     conn: ZoomConnection | None = getattr(row, "zoom_connection", None)
     if code == HealthCode.NEEDS_CREDENTIALS:
-        missing = _missing_credentials_of(row.h_raw_client_secret, row.h_raw_secret_token,
-                                          row.h_raw_verification_token, row.client_id,
-                                          row.h_has_primary)
+        missing = credentials_of_row(row).missing
         reason = "Missing: " + ", ".join(missing) + "." if missing else "Credentials incomplete."
     elif code == HealthCode.DEAUTHORIZED:
         reason = ("The customer removed the app from their Zoom account; they must install "
@@ -405,8 +356,7 @@ def setup_checklist(*, tenant: Tenant) -> list[ChecklistStep]:
                      .only("event", "received_at", "status").order_by("-received_at").first())
     last_good_sync = (SyncRun.objects.filter(tenant=row, status=SyncRun.Status.SUCCEEDED)
                       .only("finished_at", "users_seen").order_by("-started_at").first())
-    missing_creds = _missing_credentials_of(row.h_raw_client_secret, row.h_raw_secret_token,
-                                            row.h_raw_verification_token, row.client_id, True)
+    credentials = credentials_of_row(row)
     authorized = conn is not None and conn.state == ConnectionState.CONNECTED
     ever_authorized = conn is not None and conn.authorized_at is not None
 
@@ -424,7 +374,7 @@ def setup_checklist(*, tenant: Tenant) -> list[ChecklistStep]:
         state=done_if(bool(row.client_id)),
         detail="We have the app's Client ID." if row.client_id else "No Client ID yet.",
     ))
-    creds_missing = [m for m in missing_creds if m.startswith(("Client ID", "Client Secret"))]
+    creds_missing = credentials.app_missing
     steps.append(dict(
         key="credentials", title="Send us the Client ID and Client Secret",
         instructions=("On the app's Basic Information (App Credentials) page, copy the Client "
@@ -483,7 +433,7 @@ def setup_checklist(*, tenant: Tenant) -> list[ChecklistStep]:
         items=tuple(f"{label} ({event})" for label, event in SUBSCRIBED_EVENTS),
         state=sub_state, detail=sub_detail,
     ))
-    token_missing = [m for m in missing_creds if m.startswith("Secret Token")]
+    token_missing = credentials.token_missing
     steps.append(dict(
         key="secret_token", title="Send us the Secret Token",
         instructions=("On the same Access page, copy the Secret Token (older apps: the "

@@ -5,7 +5,7 @@ until then these tests prove the mixin on the real TenantAdmin.
 """
 
 from django.contrib import admin
-from django.urls import path
+from django.urls import include, path
 
 from portal_security.access import TenantScopedAdminMixin
 from tenants.admin import TenantAdmin
@@ -25,4 +25,5 @@ site = admin.AdminSite(name="scoped")
 site.register(Tenant, ScopedTenantAdmin)
 site.register(TenantDomain, ScopedTenantDomainAdmin)
 
-urlpatterns = [path("admin/", site.urls)]
+# The tenant pages show the URLs a customer types into Zoom, built from these routes' names.
+urlpatterns = [path("admin/", site.urls), path("", include("zoom_integration.urls"))]
