@@ -54,28 +54,11 @@ from .exceptions import (
     ZoomTransientError,
 )
 from .models import ConnectionState, ZoomConnection
+from .zoom import REQUIRED_SCOPE_NAMES
 
 logger = logging.getLogger(__name__)
 
 # --- Policy ----------------------------------------------------------------------------------
-# The classic admin scopes the portal's calls need (users and groups, dashboards), with the
-# descriptions Zoom's app settings show beside them (the setup checklist repeats them). The
-# customer adds them to their app. A missing scope does not block the connection: the success
-# page and the admin list it, and the calls that need it fail with Zoom's own error until the
-# customer adds it and authorizes again. Scopes: https://developers.zoom.us/docs/integrations/oauth-scopes/
-REQUIRED_SCOPE_DESCRIPTIONS: tuple[tuple[str, str], ...] = (
-    ("meeting:read:admin", "View all user meetings"),  # meeting.ended; meeting details
-    ("webinar:read:admin", "View all user webinars"),  # webinar.ended; practice sessions
-    ("user:read:admin", "View all user information"),  # List users, Get a user, /users/me
-    ("dashboard_meetings:read:admin",  # /metrics/meetings/...
-     "View all users' meetings information on Dashboard"),
-    ("dashboard_webinars:read:admin",  # /metrics/webinars/...
-     "View all users' webinar information on Dashboard"),
-    ("dashboard_home:read:admin",  # usage overview, /metrics/quality
-     "View overview of usage statistics for Meetings and Zoom Rooms"),
-    ("group:read:admin", "View groups"),  # List groups, List group members
-)
-REQUIRED_SCOPES: tuple[str, ...] = tuple(scope for scope, _ in REQUIRED_SCOPE_DESCRIPTIONS)
 # Refresh this long before `expires_in` runs out (Zoom's access tokens last one hour), so a token
 # handed out is good for a while; the scheduled job uses a wider window so callers rarely refresh
 # inline.
@@ -197,7 +180,7 @@ def _parse_token_response(answer: _TokenAnswer) -> dict[str, Any]:
 
 def scopes_missing(granted: str) -> list[str]:
     have = set(granted.split())  # Zoom sends one space-separated string
-    return [scope for scope in REQUIRED_SCOPES if scope not in have]
+    return [scope for scope in REQUIRED_SCOPE_NAMES if scope not in have]
 
 
 # --- The browser flow ------------------------------------------------------------------------

@@ -17,8 +17,8 @@ from functools import lru_cache
 from typing import Any
 
 from .fields import jsonable
+from .zoom import STREAM_NAMES, STREAMS
 
-STREAMS = ("audio_input", "audio_output", "video_input", "video_output", "as_input", "as_output")
 # Zoom key -> (our metric name, expected unit), as in the Dashboard QoS answers.
 METRIC_KEYS = {
     "latency": ("latency_ms", "ms"),
@@ -277,11 +277,7 @@ class QualityThresholds:
 
 DEFAULT_THRESHOLDS = QualityThresholds()
 
-_STREAM_LABEL = {
-    "audio_input": "audio input", "audio_output": "audio output",
-    "video_input": "video input", "video_output": "video output",
-    "as_input": "screen share input", "as_output": "screen share output",
-}
+_STREAM_LABEL = STREAM_NAMES
 _METRIC_LABEL = {"latency_ms": "round trip", "jitter_ms": "jitter", "avg_loss_pct": "loss",
                  "frame_rate_fps": "frame rate"}
 

@@ -25,58 +25,21 @@ from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.db.models import F
 
-LIGHT, MEDIUM, HEAVY, INTENSIVE = "Light", "Medium", "Heavy", "Resource-intensive"
-CATEGORIES = (LIGHT, MEDIUM, HEAVY, INTENSIVE)
-# Heavy and Resource-intensive calls share one daily cap.
-COMBINED_DAILY = (HEAVY, INTENSIVE)
+from .zoom import (
+    CATEGORIES,
+    COMBINED_DAILY,
+    HEAVY,
+    INTENSIVE,
+    LIGHT,
+    MEDIUM,
+    PLAN_LIMITS,
+    Limit,
+    plan_limits,
+)
 
-
-@dataclass(frozen=True)
-class Limit:
-    """`calls` per `period` seconds, and a daily cap (None: no documented cap)."""
-
-    calls: int
-    period: float = 1.0
-    per_day: int | None = None
-
-
-# Zoom's published limits per plan. "combined" is the Heavy + Resource-intensive daily cap.
-PLAN_LIMITS: dict[str, dict[str, Limit]] = {
-    "free": {LIGHT: Limit(4, 1, 6000), MEDIUM: Limit(2, 1, 2000), HEAVY: Limit(1, 1, 1000),
-             INTENSIVE: Limit(10, 60, 30000)},
-    "pro": {LIGHT: Limit(30), MEDIUM: Limit(20), HEAVY: Limit(10), INTENSIVE: Limit(10, 60)},
-    "business": {LIGHT: Limit(80), MEDIUM: Limit(60), HEAVY: Limit(40),
-                 INTENSIVE: Limit(20, 60)},
-}
-COMBINED_CAP = {"free": None, "pro": 30000, "business": 60000}
-
-
-def plan_limits(plan: str) -> tuple[dict[str, Limit], int | None]:
-    """The plan preset, with `settings.ZOOM_RATE_LIMIT_OVERRIDES` applied.
-
-    Overrides look like {"Heavy": {"per_second": 2, "per_day": 10}, "combined_per_day": 50};
-    they exist for accounts whose limits Zoom raised, and for tests against the sandbox.
-    """
-    plan = plan if plan in PLAN_LIMITS else "business"
-    limits = dict(PLAN_LIMITS[plan])
-    combined = COMBINED_CAP[plan]
-    overrides = getattr(settings, "ZOOM_RATE_LIMIT_OVERRIDES", None) or {}
-    for category, values in overrides.items():
-        if category == "combined_per_day":
-            combined = values
-            continue
-        if category not in limits or not isinstance(values, dict):
-            continue
-        current = limits[category]
-        calls, period, per_day = current.calls, current.period, current.per_day
-        if "per_second" in values:
-            calls, period = int(values["per_second"]), 1.0
-        if "per_minute" in values:
-            calls, period = int(values["per_minute"]), 60.0
-        if "per_day" in values:
-            per_day = values["per_day"]
-        limits[category] = Limit(calls, period, per_day)
-    return limits, combined
+# Zoom's categories and limits live in zoom.py; re-exported for the client and the tests.
+__all__ = ["CATEGORIES", "COMBINED_DAILY", "HEAVY", "INTENSIVE", "LIGHT", "MEDIUM", "Limit",
+           "PLAN_LIMITS", "plan_limits"]
 
 
 def _safety() -> float:

@@ -24,7 +24,7 @@ from tests.browser.conftest import ARTIFACTS, PASSWORD, admin_login
 from tests.celery_worker import celery_worker
 from tests.factories import TenantDomainFactory, TenantFactory
 from tests.operator.factories import MeetingFactory, ParticipantFactory, add_samples
-from zoom_integration.operator import REQUIRED_SCOPES
+from zoom_integration.zoom import REQUIRED_SCOPE_NAMES
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -112,7 +112,7 @@ def acme(live_server, sandbox):
     sandbox.register_app(client_id=tenant.client_id, client_secret=tenant.client_secret,
                          secret_token=tenant.secret_token, redirect_uri=REDIRECT,
                          event_url=f"{live_server.url}/zoom/event",
-                         scopes=" ".join(scope for scope, _ in REQUIRED_SCOPES))
+                         scopes=" ".join(REQUIRED_SCOPE_NAMES))
     return tenant
 
 

@@ -14,7 +14,7 @@ from tests.operator.factories import (
     ZoomUserFactory,
 )
 from zoom_integration.models import ConnectionState, SyncRun
-from zoom_integration.operator import StepState, setup_checklist
+from zoom_integration.selectors.checklist import StepState, setup_checklist
 
 pytestmark = pytest.mark.django_db
 

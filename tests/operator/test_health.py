@@ -15,7 +15,11 @@ from tests.operator.factories import (
     add_usage,
 )
 from zoom_integration.models import ConnectionState, DeliveryStatus, SyncRun
-from zoom_integration.operator import HealthCode, tenant_health, tenant_health_overview
+from zoom_integration.selectors.health import (
+    HealthCode,
+    tenant_health,
+    tenant_health_overview,
+)
 
 pytestmark = pytest.mark.django_db
 

@@ -17,7 +17,7 @@ from tests.operator.factories import (
     ZoomUserFactory,
     add_samples,
 )
-from zoom_integration.operator import meeting_qos_series, meeting_quality_list
+from zoom_integration.selectors.meetings import meeting_qos_series, meeting_quality_list
 
 pytestmark = pytest.mark.django_db
 

@@ -103,10 +103,11 @@ class TenantDirectoryAdmin(ReadOnlyTenantDataAdmin):
 
     @admin.display(description="API calls today (Heavy+Resource-intensive / daily cap)")
     def api_calls_today(self, obj):
-        from ..ratelimit import COMBINED_DAILY, api_usage_today, plan_limits
+        from ..ratelimit import api_usage_today
+        from ..zoom import COMBINED_DAILY, combined_daily_cap
 
         usage = api_usage_today(tenant=obj)
         heavy = sum(usage.get(c, 0) for c in COMBINED_DAILY)
-        _limits, cap = plan_limits(obj.zoom_plan)
+        cap = combined_daily_cap(obj.zoom_plan)
         total = sum(v for k, v in usage.items() if not k.startswith("rate_limited"))
         return f"{total} total; {heavy} / {cap if cap else 'no cap'}"

@@ -3,7 +3,7 @@
 Read-only for everyone: `view_zoommeeting` lets staff see the list, export what the filters
 show, and open a meeting's page (participants with device, network, location, classification
 and reason, plus server-side SVG charts of latency, jitter and loss per stream). Counts and
-shares come from `zoom_integration.operator.meetings_with_quality` (subqueries, no N+1).
+shares and charts come from `zoom_integration.selectors.meetings` (subqueries, no N+1).
 """
 
 from __future__ import annotations
@@ -23,28 +23,15 @@ from django.utils.html import format_html
 
 from portal_security.access import tenants_visible_to
 
-from ..charts import ChartSeries, Threshold, line_chart_svg
 from ..models import ZoomGroup, ZoomMeeting, ZoomUser
-from ..operator import (
-    CHART_METRICS,
-    STREAM_LABELS,
-    meeting_participants,
-    meeting_qos_series,
-    meeting_worst_series,
+from ..selectors.meetings import (
+    MAX_PARTICIPANT_CHARTS,
+    meeting_page,
     meetings_filter,
     meetings_with_quality,
 )
 from .base import ReadOnlyTenantDataAdmin
 
-# Reference lines on the charts: the default "poor" limits of the quality rules (Microsoft CQD
-# audio: round trip > 500 ms, jitter > 30 ms, packet loss > 10 %).
-CHART_THRESHOLDS = {
-    "latency": Threshold(500, "poor above 500 ms"),
-    "jitter": Threshold(30, "poor above 30 ms"),
-    "loss": Threshold(10, "poor above 10 %"),
-}
-# Charts drawn per participant on one page; the meeting-level charts always cover everyone.
-MAX_PARTICIPANT_CHARTS = 60
 TENANT_PARAM = "tenant__id__exact"
 
 
@@ -248,47 +235,14 @@ class ZoomMeetingAdmin(ReadOnlyTenantDataAdmin):
             return self._get_obj_does_not_exist_redirect(request, self.model._meta, object_id)
         if not self.has_view_permission(request, meeting):
             raise PermissionDenied
-        participants = list(meeting_participants(meeting=meeting))
-        series = meeting_qos_series(meeting=meeting)
-        worst = meeting_worst_series(series)
-        meeting_charts = [
-            line_chart_svg(
-                chart_id=f"meeting-{meeting.pk}-{metric}",
-                title=f"{label}: worst participant per minute",
-                series=[ChartSeries(STREAM_LABELS[s], pts) for s, pts in worst[metric].items()],
-                y_label=label.split(" (")[0], unit=unit,
-                thresholds=[CHART_THRESHOLDS[metric]],
-                description=f"{label} of this meeting per stream, highest value among "
-                            "participants each minute.")
-            for metric, (label, unit, _keys) in CHART_METRICS.items() if metric in worst]
-        # Poor participants first, so their charts are inside the drawn set.
-        charted = sorted(participants, key=lambda p: (p.quality != "poor", p.position))
-        charted_ids = {p.pk for p in charted[:MAX_PARTICIPANT_CHARTS]}
-        rows = []
-        for p in participants:
-            ps = series.get(p.pk)
-            charts = []
-            if ps and p.pk in charted_ids:
-                for metric, (label, unit, _keys) in CHART_METRICS.items():
-                    if metric not in ps.series:
-                        continue
-                    charts.append(line_chart_svg(
-                        chart_id=f"participant-{p.pk}-{metric}",
-                        title=f"{label}: {p.user_name or 'participant ' + str(p.position)}",
-                        series=[ChartSeries(STREAM_LABELS[s], pts)
-                                for s, pts in ps.series[metric].items()],
-                        y_label=label.split(" (")[0], unit=unit,
-                        thresholds=[CHART_THRESHOLDS[metric]], height=220))
-            rows.append({"participant": p, "charts": charts,
-                         "samples": ps.samples if ps else 0,
-                         "charts_skipped": bool(ps) and p.pk not in charted_ids})
+        page = meeting_page(meeting=meeting)
         context = {
             **self.admin_site.each_context(request),
             "opts": self.model._meta,
             "title": meeting.topic or meeting.uuid,
             "meeting": meeting,
-            "rows": rows,
-            "meeting_charts": meeting_charts,
+            "rows": page.rows,
+            "meeting_charts": page.meeting_charts,
             "max_participant_charts": MAX_PARTICIPANT_CHARTS,
             "changelist_url": reverse("admin:zoom_integration_zoommeeting_changelist"),
             "tenant_meetings_url": reverse("admin:zoom_integration_zoommeeting_changelist")

@@ -3,7 +3,7 @@
 `TenantHealth` (a proxy of `Tenant`) gives the overview its own entry and permission: staff with
 `zoom_integration.view_tenanthealth` see the overview, the checklist and its printable version;
 nobody adds, changes or deletes through it. Everything shown comes from
-`zoom_integration.operator` selectors; no page here shows a secret.
+`zoom_integration.selectors` (health, checklist); no page here shows a secret.
 """
 
 from __future__ import annotations
@@ -23,15 +23,14 @@ from tenants.models import Tenant
 from tenants.selectors import tenant_zoom_urls
 
 from ..models import TenantHealth, ZoomMeeting
-from ..operator import (
-    SUBSCRIBED_EVENTS,
+from ..selectors.checklist import StepState, setup_checklist
+from ..selectors.health import (
     HealthCode,
-    StepState,
     health_from_row,
-    setup_checklist,
     tenant_health,
     tenant_health_overview,
 )
+from ..zoom import SUBSCRIBED_EVENTS
 
 
 class HealthStatusFilter(admin.SimpleListFilter):

@@ -15,6 +15,7 @@ from typing import Any
 
 from tenants.models import Tenant
 
+from .. import zoom
 from ..directory import zoom_user_event_apply
 from ..metrics import meeting_ended_record
 from ..oauth import connection_deauthorize
@@ -50,10 +51,10 @@ def _app_deauthorized(*, tenant: Tenant, event: str, envelope: Mapping[str, Any]
 
 # Event type → handler. Any other event is stored and marked ignored.
 WEBHOOK_HANDLERS: dict[str, Callable[..., None]] = {
-    "user.created": _user_event,
-    "user.updated": _user_event,
-    "user.deleted": _user_event,
-    "meeting.ended": _meeting_ended,
-    "webinar.ended": _webinar_ended,
-    "app_deauthorized": _app_deauthorized,
+    zoom.USER_CREATED: _user_event,
+    zoom.USER_UPDATED: _user_event,
+    zoom.USER_DELETED: _user_event,
+    zoom.MEETING_ENDED: _meeting_ended,
+    zoom.WEBINAR_ENDED: _webinar_ended,
+    zoom.APP_DEAUTHORIZED: _app_deauthorized,
 }

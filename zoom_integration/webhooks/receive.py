@@ -36,13 +36,14 @@ from tenants.models import Tenant
 
 from .. import queueing
 from ..models import DeliveryStatus, WebhookRejection, ZoomConnection, ZoomWebhookDelivery
+from ..zoom import ENDED_EVENTS, URL_VALIDATION
 
 logger = logging.getLogger(__name__)
 
 MAX_BODY_BYTES = 1024 * 1024  # a body over 1 MiB is answered 413 (no Zoom event comes near)
 # Zoom's webhook envelope and headers:
 # https://developers.zoom.us/docs/api/webhooks/#verify-webhook-events
-URL_VALIDATION_EVENT = "endpoint.url_validation"
+URL_VALIDATION_EVENT = URL_VALIDATION
 SIGNATURE_HEADER = "x-zm-signature"  # "v0=" + hex HMAC-SHA256 of "v0:{timestamp}:{body}"
 TIMESTAMP_HEADER = "x-zm-request-timestamp"  # seconds since the epoch
 # The legacy Verification Token comes raw in this header (apps made before the Secret Token).
@@ -311,7 +312,7 @@ def webhook_dedupe_key(*, event: str, payload: Mapping[str, Any], event_ts: int 
     obj = payload.get("object")
     obj = obj if isinstance(obj, Mapping) else {}
     key = None
-    if event in ("meeting.ended", "webinar.ended"):
+    if event in ENDED_EVENTS:
         uuid = obj.get("uuid")
         if isinstance(uuid, str) and uuid:
             key = f"{event}:{uuid}"
