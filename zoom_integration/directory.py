@@ -14,6 +14,7 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Callable
+from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -126,18 +127,35 @@ def _finish(run: SyncRun, *, error: BaseException | None = None) -> SyncRun:
     return run
 
 
+@contextmanager
+def _sync_run(*, tenant, kind: str, phase: str, progress: Progress | None,
+              client: ZoomClient | None):
+    """A SyncRun from start to finish around one sync: recorded as succeeded when the block
+    ends, as failed (with the error) when it raises; the client is closed if made here."""
+    run = SyncRun.objects.create(tenant=tenant, kind=kind, phase=phase)
+    tracker = _RunProgress(run, progress)
+    own_client = client is None
+    client = client or ZoomClient(tenant)
+    try:
+        yield run, tracker, client
+        _finish(run)
+    except BaseException as exc:
+        _finish(run, error=exc)
+        raise
+    finally:
+        if own_client:
+            client.close()
+
+
 # -- users ---------------------------------------------------------------------------------------
 
 def zoom_users_sync(*, tenant, progress: Progress | None = None,
                     client: ZoomClient | None = None) -> SyncRun:
     """Full user sync: every status, bulk upserts page by page, missing users marked deleted."""
-    run = SyncRun.objects.create(tenant=tenant, kind="users", phase="users: starting")
-    tracker = _RunProgress(run, progress)
-    own_client = client is None
-    client = client or ZoomClient(tenant)
-    started = timezone.now()
-    calls_before = client.calls
-    try:
+    with _sync_run(tenant=tenant, kind="users", phase="users: starting", progress=progress,
+                   client=client) as (run, tracker, client):
+        started = timezone.now()
+        calls_before = client.calls
         groups = dict(ZoomGroup.objects.filter(tenant=tenant, deleted_at__isnull=True)
                       .values_list("zoom_id", "pk"))
         memberships_seen = False
@@ -169,13 +187,7 @@ def zoom_users_sync(*, tenant, progress: Progress | None = None,
             if memberships_seen:
                 ZoomGroupMembership.objects.filter(user__tenant=tenant).filter(
                     Q(synced_at__lt=started) | Q(synced_at__isnull=True)).delete()
-        return _finish(run)
-    except BaseException as exc:
-        _finish(run, error=exc)
-        raise
-    finally:
-        if own_client:
-            client.close()
+    return run
 
 
 def _users_page_store(*, tenant, users: list[dict], groups: dict[str, int], now) -> bool:
@@ -279,13 +291,10 @@ def zoom_groups_sync(*, tenant, progress: Progress | None = None, members: bool 
                      client: ZoomClient | None = None) -> SyncRun:
     """Groups (one list call), missing groups marked deleted; with `members`, each group's
     members too (pages of 300), memberships not seen removed."""
-    run = SyncRun.objects.create(tenant=tenant, kind="groups", phase="groups: listing")
-    tracker = _RunProgress(run, progress)
-    own_client = client is None
-    client = client or ZoomClient(tenant)
-    started = timezone.now()
-    calls_before = client.calls
-    try:
+    with _sync_run(tenant=tenant, kind="groups", phase="groups: listing", progress=progress,
+                   client=client) as (run, tracker, client):
+        started = timezone.now()
+        calls_before = client.calls
         listed = [g for g in client.groups_list() if isinstance(g, dict) and g.get("id")]
         rows = {}
         for g in listed:
@@ -323,13 +332,7 @@ def zoom_groups_sync(*, tenant, progress: Progress | None = None, members: bool 
                     tracker.save("phase", "items_done", "items_total", "api_calls")
                 ZoomGroupMembership.objects.filter(group=group).filter(
                     Q(synced_at__lt=started) | Q(synced_at__isnull=True)).delete()
-        return _finish(run)
-    except BaseException as exc:
-        _finish(run, error=exc)
-        raise
-    finally:
-        if own_client:
-            client.close()
+    return run
 
 
 def zoom_directory_sync(*, tenant, progress: Progress | None = None, users: bool = True,

@@ -116,13 +116,17 @@ def _token_post(*, tenant: Tenant, form: dict[str, str], path: str = "/oauth/tok
     if response.status_code >= 500 or response.status_code == 429:
         raise ZoomTransientError(f"Zoom OAuth endpoint answered HTTP {response.status_code}",
                                  status=response.status_code)
+    data = _json_object(response)
+    return _TokenAnswer(response.status_code, data)
+
+
+def _json_object(response: requests.Response) -> dict[str, Any]:
+    """The JSON object Zoom answered, or {} for anything else (an HTML error page, a list)."""
     try:
         data = response.json()
     except ValueError:
-        data = {}
-    if not isinstance(data, dict):
-        data = {}
-    return _TokenAnswer(response.status_code, data)
+        return {}
+    return data if isinstance(data, dict) else {}
 
 
 @sensitive_variables()  # error reports must not show tokens or codes
@@ -136,12 +140,7 @@ def _users_me(access_token: str) -> dict[str, Any]:
             "Authorization": f"Bearer {access_token}", "Accept": "application/json"})
     except requests.RequestException as exc:
         raise ZoomTransientError(f"Zoom API unreachable: {type(exc).__name__}") from None
-    try:
-        data = response.json()
-    except ValueError:
-        data = {}
-    if not isinstance(data, dict):
-        data = {}
+    data = _json_object(response)
     if response.status_code >= 500 or response.status_code == 429:
         raise ZoomTransientError(f"/users/me answered HTTP {response.status_code}",
                                  status=response.status_code, code=_int(data.get("code")))

@@ -3,16 +3,23 @@ ticked off by evidence the portal holds (never by trust)."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from django.utils import timezone
 
 from tenants.models import Tenant
-from tenants.selectors import credentials_of_row, tenant_zoom_urls
+from tenants.selectors import TenantCredentials, ZoomSetupUrls, credentials_of_row, tenant_zoom_urls
 
 from .. import zoom
 from ..models import ConnectionState, SyncRun, WebhookRejection, ZoomConnection, ZoomWebhookDelivery
-from .health import RECENT_ERRORS_WINDOW, fmt_time, health_from_row, tenant_health_row
+from .health import (
+    RECENT_ERRORS_WINDOW,
+    HealthStatus,
+    fmt_time,
+    health_from_row,
+    tenant_health_row,
+)
 
 # The setup checklist shows (scope name, Zoom's description) pairs.
 REQUIRED_SCOPES = tuple((scope.name, scope.description) for scope in zoom.REQUIRED_SCOPES)
@@ -54,205 +61,277 @@ class ChecklistStep:
         return StepState.LABELS[self.state]
 
 
+# --- Evidence: what the portal knows about the tenant, read once --------------------------------
+
+
+@dataclass(frozen=True)
+class Evidence:
+    row: Tenant  # a row of the health overview (its `h_` annotations)
+    health: HealthStatus
+    conn: ZoomConnection | None
+    urls: ZoomSetupUrls
+    credentials: TenantCredentials
+    last_delivery: ZoomWebhookDelivery | None
+    last_good_sync: SyncRun | None
+    refused: list[tuple[str, int]]  # (reason, count) refused in the recent window
+
+    @property
+    def authorized(self) -> bool:
+        return self.conn is not None and self.conn.state == ConnectionState.CONNECTED
+
+    @property
+    def ever_authorized(self) -> bool:
+        return self.conn is not None and self.conn.authorized_at is not None
+
+
+def _evidence(tenant: Tenant) -> Evidence:
+    row = tenant_health_row(tenant=tenant)
+    return Evidence(
+        row=row, health=health_from_row(row), conn=getattr(row, "zoom_connection", None),
+        urls=tenant_zoom_urls(tenant=row), credentials=credentials_of_row(row),
+        last_delivery=(ZoomWebhookDelivery.objects.filter(tenant=row)
+                       .only("event", "received_at", "status").order_by("-received_at").first()),
+        last_good_sync=(SyncRun.objects.filter(tenant=row, status=SyncRun.Status.SUCCEEDED)
+                        .only("finished_at", "users_seen").order_by("-started_at").first()),
+        refused=list(WebhookRejection.objects.filter(
+            tenant=row, last_at__gte=timezone.now() - RECENT_ERRORS_WINDOW)
+            .values_list("reason", "count").order_by("-count")[:5]),
+    )
+
+
+# --- State functions: evidence → (state, detail) ---------------------------------------------
+
+State = tuple[str, str]
+NO_HOST = "Add a primary hostname to the tenant first."
+
+
+def _missing_state(missing: list[str], done_detail: str, separator: str = ".") -> State:
+    if not missing:
+        return StepState.DONE, done_detail
+    state = (StepState.PROBLEM if any("decrypted" in m for m in missing) else StepState.TODO)
+    return state, "Missing: " + ", ".join(missing) + separator
+
+
+def _app_state(ev: Evidence) -> State:
+    if ev.row.client_id:
+        return StepState.DONE, "We have the app's Client ID."
+    return StepState.TODO, "No Client ID yet."
+
+
+def _credentials_state(ev: Evidence) -> State:
+    return _missing_state(ev.credentials.app_missing, "Client ID and Client Secret received.")
+
+
+def _confirmed_by_authorization(done_detail: str) -> Callable[[Evidence], State]:
+    def state(ev: Evidence) -> State:
+        if ev.ever_authorized:
+            return StepState.DONE, done_detail
+        return StepState.TODO, "Confirmed when the customer authorizes."
+    return state
+
+
+def _manual_state(ev: Evidence) -> State:
+    return StepState.MANUAL, "Zoom does not tell us about this step."
+
+
+def _subscription_state(ev: Evidence) -> State:
+    validated_at = ev.conn.endpoint_validated_at if ev.conn else None
+    if validated_at:
+        return StepState.DONE, f"Zoom validated the URL at {fmt_time(validated_at)}."
+    if ev.last_delivery:
+        return StepState.DONE, ("Events arrive, so Zoom accepted the URL (validation time not "
+                                "recorded).")
+    return StepState.TODO, "Zoom has not validated the URL yet."
+
+
+def _secret_token_state(ev: Evidence) -> State:
+    return _missing_state(ev.credentials.token_missing, "Received.", separator="")
+
+
+def _scopes_state(ev: Evidence) -> State:
+    conn = ev.conn
+    granted = conn.scopes.split() if conn and conn.scopes else []
+    if ev.authorized and conn.missing_scopes:
+        return StepState.PROBLEM, (f"Zoom did not grant: {conn.missing_scopes}. Add them, then "
+                                   "authorize again.")
+    if ev.authorized or (conn and granted):
+        return StepState.DONE, f"Granted: {' '.join(granted) or '—'}."
+    return StepState.TODO, "Checked when the customer authorizes."
+
+
+def _installation_state(ev: Evidence) -> State:
+    if ev.row.installation_url:
+        return StepState.DONE, "Received."
+    return StepState.TODO, "Not received yet (optional: the link below installs the app too)."
+
+
+def _authorize_state(ev: Evidence) -> State:
+    conn = ev.conn
+    if ev.authorized:
+        by = f" by {conn.authorized_by_email}" if conn.authorized_by_email else ""
+        return (StepState.DONE if not conn.missing_scopes else StepState.PROBLEM,
+                f"Authorized{by} at {fmt_time(conn.authorized_at)}; Zoom account "
+                f"{ev.row.zoom_account_id or '(unknown)'}.")
+    if conn and conn.state in (ConnectionState.NEEDS_REAUTH, ConnectionState.DEAUTHORIZED):
+        return StepState.PROBLEM, ev.health.reason
+    return StepState.TODO, "Not authorized yet."
+
+
+def _events_state(ev: Evidence) -> State:
+    delivery, row = ev.last_delivery, ev.row
+    if delivery:
+        state = StepState.DONE
+        detail = (f"Last event: {delivery.event} at {fmt_time(delivery.received_at)}"
+                  f" ({delivery.get_status_display().lower()}).")
+        if row.h_recent_failed_deliveries:
+            state = StepState.PROBLEM
+            detail += f" {row.h_recent_failed_deliveries} failed in the last 24 hours."
+    else:
+        state, detail = StepState.TODO, "No event has arrived yet."
+    if ev.refused:
+        state = StepState.PROBLEM
+        detail += (" Refused in the last 24 hours: "
+                   + ", ".join(f"{count} × {reason}" for reason, count in ev.refused)
+                   + " (a wrong Secret Token shows up as bad signatures).")
+    return state, detail
+
+
+def _sync_state(ev: Evidence) -> State:
+    row = ev.row
+    if row.h_last_sync_status == SyncRun.Status.FAILED:
+        return StepState.PROBLEM, f"The last sync failed: {row.h_last_sync_error or 'no detail'}."
+    if ev.last_good_sync:
+        return StepState.DONE, (f"Last synced at {fmt_time(ev.last_good_sync.finished_at)}; "
+                                f"{row.h_users} users.")
+    if row.h_last_sync_status == SyncRun.Status.RUNNING:
+        return StepState.TODO, "The first sync is running."
+    return StepState.TODO, "No sync yet."
+
+
+def _dashboard_state(ev: Evidence) -> State:
+    dashboard = ev.conn.dashboard_available if ev.conn else None
+    if dashboard is False:
+        return StepState.PROBLEM, ("Zoom says the account has no Dashboard: a Business plan or "
+                                   "higher with the Dashboard enabled is needed.")
+    if ev.row.h_fetched_meetings:
+        return StepState.DONE, (f"Quality data fetched for {ev.row.h_fetched_meetings} meetings "
+                                "or webinars.")
+    if dashboard:
+        return StepState.DONE, ("The Dashboard answers; quality data appears after the next "
+                                "meeting ends.")
+    return StepState.TODO, "No meeting quality data yet."
+
+
+# --- The steps, in the order the customer meets them in Zoom ---------------------------------
+
+
+def _no_values(ev: Evidence) -> tuple[ChecklistValue, ...]:
+    return ()
+
+
+@dataclass(frozen=True)
+class StepSpec:
+    key: str
+    title: str
+    instructions: str
+    state: Callable[[Evidence], State]
+    values: Callable[[Evidence], tuple[ChecklistValue, ...]] = _no_values
+    items: tuple[str, ...] = ()
+    who: str = "customer"
+
+
+STEPS: tuple[StepSpec, ...] = (
+    StepSpec(
+        "create_app", "Create an account-level OAuth app (do not publish it)",
+        "In the Zoom App Marketplace, choose Develop > Build App > General App. Choose "
+        "\"Admin-managed\" (account-level) and keep it unpublished: a private app stays "
+        "inside your Zoom account. Name it, for example, \"Nectar call quality\".",
+        _app_state),
+    StepSpec(
+        "credentials", "Send us the Client ID and Client Secret",
+        "On the app's Basic Information (App Credentials) page, copy the Client "
+        "ID and the Client Secret and send them to us through a secure channel.",
+        _credentials_state),
+    StepSpec(
+        "redirect_url", "Enter the Redirect URL for OAuth",
+        "On the same page, under OAuth Information, paste this exact value as "
+        "the \"OAuth Redirect URL\" (no trailing slash, no query).",
+        _confirmed_by_authorization("Confirmed: Zoom sent the customer back to it."),
+        values=lambda ev: (ChecklistValue("Redirect URL for OAuth", ev.urls.redirect_url,
+                                          NO_HOST),)),
+    StepSpec(
+        "allow_list", "Add the OAuth allow list entry",
+        "Under \"OAuth allow list\", add this value.",
+        _confirmed_by_authorization("Confirmed: Zoom accepted the redirect."),
+        values=lambda ev: (ChecklistValue("OAuth allow list", ev.urls.allow_list_url,
+                                          NO_HOST),)),
+    StepSpec(
+        "descriptions", "Fill in the app's information",
+        "Zoom requires a short description, a long description and developer "
+        "contact details even for a private app. Any accurate text works, "
+        "for example the values below.",
+        _manual_state,
+        values=lambda ev: (
+            ChecklistValue("Short description", "Call-quality analytics for our Zoom meetings."),
+            ChecklistValue("Long description",
+                           "Reads meeting and webinar quality data (Dashboard) and the user "
+                           "directory so our analytics vendor can report call quality."))),
+    StepSpec(
+        "event_subscription", "Add an event subscription",
+        "Under Features > Access, turn on Event Subscription, add a subscription "
+        "with method \"Webhook\", paste the endpoint URL, press \"Validate\" "
+        "(it must turn green) and add exactly these five events:",
+        _subscription_state,
+        values=lambda ev: (ChecklistValue("Event notification endpoint URL", ev.urls.event_url,
+                                          NO_HOST),),
+        items=tuple(f"{label} ({event})" for label, event in zoom.SUBSCRIBED_EVENTS)),
+    StepSpec(
+        "secret_token", "Send us the Secret Token",
+        "On the same Access page, copy the Secret Token (older apps: the "
+        "Verification Token) and send it to us securely. Zoom signs every event "
+        "with it.",
+        _secret_token_state),
+    StepSpec(
+        "scopes", "Add the scopes",
+        "Under Scopes, add each of these scopes (search by name or description):",
+        _scopes_state,
+        values=lambda ev: tuple(ChecklistValue(description, scope)
+                                for scope, description in REQUIRED_SCOPES)),
+    StepSpec(
+        "installation_url", "Send us the Installation URL",
+        "Under Local Test (or Activation), copy the Installation URL (Zoom's "
+        "authorization URL for this app) and send it to us.",
+        _installation_state),
+    StepSpec(
+        "authorize", "Authorize the app",
+        "A Zoom admin of your account opens this link, signs in to Zoom if asked, "
+        "and presses \"Allow\". They land on a page saying the connection "
+        "succeeded.",
+        _authorize_state,
+        values=lambda ev: (ChecklistValue("Authorization link", ev.urls.oauth_start_url,
+                                          NO_HOST),)),
+    StepSpec(
+        "events", "Events arrive",
+        "The portal receives Zoom's events after a meeting ends or a user changes.",
+        _events_state, who="portal"),
+    StepSpec(
+        "users_synced", "Users synced",
+        "The portal copies the account's users and groups after authorization.",
+        _sync_state, who="portal"),
+    StepSpec(
+        "dashboard", "Dashboard data available",
+        "After a meeting or webinar ends, the portal fetches its quality data.",
+        _dashboard_state, who="portal"),
+)
+
+
 def setup_checklist(*, tenant: Tenant) -> list[ChecklistStep]:
     """The customer's steps in order, each with this tenant's exact values and detected state."""
-    row = tenant_health_row(tenant=tenant)
-    health = health_from_row(row)
-    conn: ZoomConnection | None = getattr(row, "zoom_connection", None)
-    urls = tenant_zoom_urls(tenant=row)
-    no_host = "Add a primary hostname to the tenant first."
-    last_delivery = (ZoomWebhookDelivery.objects.filter(tenant=row)
-                     .only("event", "received_at", "status").order_by("-received_at").first())
-    last_good_sync = (SyncRun.objects.filter(tenant=row, status=SyncRun.Status.SUCCEEDED)
-                      .only("finished_at", "users_seen").order_by("-started_at").first())
-    credentials = credentials_of_row(row)
-    authorized = conn is not None and conn.state == ConnectionState.CONNECTED
-    ever_authorized = conn is not None and conn.authorized_at is not None
-
-    def done_if(condition: bool, otherwise: str = StepState.TODO) -> str:
-        return StepState.DONE if condition else otherwise
-
-    steps: list[dict] = []
-
-    steps.append(dict(
-        key="create_app", title="Create an account-level OAuth app (do not publish it)",
-        instructions=(
-            "In the Zoom App Marketplace, choose Develop > Build App > General App. Choose "
-            "\"Admin-managed\" (account-level) and keep it unpublished: a private app stays "
-            "inside your Zoom account. Name it, for example, \"Nectar call quality\"."),
-        state=done_if(bool(row.client_id)),
-        detail="We have the app's Client ID." if row.client_id else "No Client ID yet.",
-    ))
-    creds_missing = credentials.app_missing
-    steps.append(dict(
-        key="credentials", title="Send us the Client ID and Client Secret",
-        instructions=("On the app's Basic Information (App Credentials) page, copy the Client "
-                      "ID and the Client Secret and send them to us through a secure channel."),
-        state=done_if(not creds_missing,
-                      StepState.PROBLEM if any("decrypted" in m for m in creds_missing)
-                      else StepState.TODO),
-        detail=("Client ID and Client Secret received." if not creds_missing
-                else "Missing: " + ", ".join(creds_missing) + "."),
-    ))
-    steps.append(dict(
-        key="redirect_url", title="Enter the Redirect URL for OAuth",
-        instructions=("On the same page, under OAuth Information, paste this exact value as "
-                      "the \"OAuth Redirect URL\" (no trailing slash, no query)."),
-        values=(ChecklistValue("Redirect URL for OAuth", urls.redirect_url, no_host),),
-        state=done_if(ever_authorized),
-        detail=("Confirmed: Zoom sent the customer back to it." if ever_authorized
-                else "Confirmed when the customer authorizes."),
-    ))
-    steps.append(dict(
-        key="allow_list", title="Add the OAuth allow list entry",
-        instructions="Under \"OAuth allow list\", add this value.",
-        values=(ChecklistValue("OAuth allow list", urls.allow_list_url, no_host),),
-        state=done_if(ever_authorized),
-        detail=("Confirmed: Zoom accepted the redirect." if ever_authorized
-                else "Confirmed when the customer authorizes."),
-    ))
-    steps.append(dict(
-        key="descriptions", title="Fill in the app's information",
-        instructions=("Zoom requires a short description, a long description and developer "
-                      "contact details even for a private app. Any accurate text works, "
-                      "for example the values below."),
-        values=(ChecklistValue("Short description", "Call-quality analytics for our Zoom "
-                                                    "meetings."),
-                ChecklistValue("Long description",
-                               "Reads meeting and webinar quality data (Dashboard) and the user "
-                               "directory so our analytics vendor can report call quality.")),
-        state=StepState.MANUAL,
-        detail="Zoom does not tell us about this step.",
-    ))
-    validated_at = conn.endpoint_validated_at if conn else None
-    if validated_at:
-        sub_state = StepState.DONE
-        sub_detail = f"Zoom validated the URL at {fmt_time(validated_at)}."
-    elif last_delivery:
-        sub_state, sub_detail = (StepState.DONE, "Events arrive, so Zoom accepted the URL "
-                                                 "(validation time not recorded).")
-    else:
-        sub_state, sub_detail = StepState.TODO, "Zoom has not validated the URL yet."
-    steps.append(dict(
-        key="event_subscription", title="Add an event subscription",
-        instructions=("Under Features > Access, turn on Event Subscription, add a subscription "
-                      "with method \"Webhook\", paste the endpoint URL, press \"Validate\" "
-                      "(it must turn green) and add exactly these five events:"),
-        values=(ChecklistValue("Event notification endpoint URL", urls.event_url, no_host),),
-        items=tuple(f"{label} ({event})" for label, event in zoom.SUBSCRIBED_EVENTS),
-        state=sub_state, detail=sub_detail,
-    ))
-    token_missing = credentials.token_missing
-    steps.append(dict(
-        key="secret_token", title="Send us the Secret Token",
-        instructions=("On the same Access page, copy the Secret Token (older apps: the "
-                      "Verification Token) and send it to us securely. Zoom signs every event "
-                      "with it."),
-        state=done_if(not token_missing,
-                      StepState.PROBLEM if any("decrypted" in m for m in token_missing)
-                      else StepState.TODO),
-        detail="Received." if not token_missing else "Missing: " + ", ".join(token_missing),
-    ))
-    granted = conn.scopes.split() if conn and conn.scopes else []
-    if authorized and conn.missing_scopes:
-        scope_state = StepState.PROBLEM
-        scope_detail = (f"Zoom did not grant: {conn.missing_scopes}. Add them, then authorize "
-                        "again.")
-    elif authorized or (conn and granted):
-        scope_state, scope_detail = StepState.DONE, f"Granted: {' '.join(granted) or '—'}."
-    else:
-        scope_state, scope_detail = StepState.TODO, "Checked when the customer authorizes."
-    steps.append(dict(
-        key="scopes", title="Add the scopes",
-        instructions="Under Scopes, add each of these scopes (search by name or description):",
-        values=tuple(ChecklistValue(description, scope) for scope, description in
-                     REQUIRED_SCOPES),
-        state=scope_state, detail=scope_detail,
-    ))
-    install_detail = ("Received." if row.installation_url else
-                      "Not received yet (optional: the link below installs the app too).")
-    steps.append(dict(
-        key="installation_url", title="Send us the Installation URL",
-        instructions=("Under Local Test (or Activation), copy the Installation URL (Zoom's "
-                      "authorization URL for this app) and send it to us."),
-        state=done_if(bool(row.installation_url)),
-        detail=install_detail,
-    ))
-    if authorized:
-        auth_state = StepState.DONE if not conn.missing_scopes else StepState.PROBLEM
-        by = f" by {conn.authorized_by_email}" if conn.authorized_by_email else ""
-        auth_detail = (f"Authorized{by} at {fmt_time(conn.authorized_at)}; Zoom account "
-                       f"{row.zoom_account_id or '(unknown)'}.")
-    elif conn and conn.state in (ConnectionState.NEEDS_REAUTH, ConnectionState.DEAUTHORIZED):
-        auth_state, auth_detail = StepState.PROBLEM, health.reason
-    else:
-        auth_state, auth_detail = StepState.TODO, "Not authorized yet."
-    steps.append(dict(
-        key="authorize", title="Authorize the app",
-        instructions=("A Zoom admin of your account opens this link, signs in to Zoom if asked, "
-                      "and presses \"Allow\". They land on a page saying the connection "
-                      "succeeded."),
-        values=(ChecklistValue("Authorization link", urls.oauth_start_url, no_host),),
-        state=auth_state, detail=auth_detail,
-    ))
-    refused = list(WebhookRejection.objects.filter(
-        tenant=row, last_at__gte=timezone.now() - RECENT_ERRORS_WINDOW)
-        .values_list("reason", "count").order_by("-count")[:5])
-    refused_text = ""
-    if refused:
-        refused_text = (" Refused in the last 24 hours: "
-                        + ", ".join(f"{count} × {reason}" for reason, count in refused)
-                        + " (a wrong Secret Token shows up as bad signatures).")
-    if last_delivery:
-        ev_state = StepState.DONE
-        ev_detail = (f"Last event: {last_delivery.event} at {fmt_time(last_delivery.received_at)}"
-                     f" ({last_delivery.get_status_display().lower()}).")
-        if row.h_recent_failed_deliveries:
-            ev_state = StepState.PROBLEM
-            ev_detail += (f" {row.h_recent_failed_deliveries} failed in the last 24 hours.")
-    else:
-        ev_state, ev_detail = StepState.TODO, "No event has arrived yet."
-    if refused:
-        ev_state = StepState.PROBLEM
-        ev_detail += refused_text
-    steps.append(dict(
-        key="events", title="Events arrive", who="portal",
-        instructions="The portal receives Zoom's events after a meeting ends or a user changes.",
-        state=ev_state, detail=ev_detail,
-    ))
-    if row.h_last_sync_status == SyncRun.Status.FAILED:
-        sync_state = StepState.PROBLEM
-        sync_detail = f"The last sync failed: {row.h_last_sync_error or 'no detail'}."
-    elif last_good_sync:
-        sync_state = StepState.DONE
-        sync_detail = (f"Last synced at {fmt_time(last_good_sync.finished_at)}; "
-                       f"{row.h_users} users.")
-    elif row.h_last_sync_status == SyncRun.Status.RUNNING:
-        sync_state, sync_detail = StepState.TODO, "The first sync is running."
-    else:
-        sync_state, sync_detail = StepState.TODO, "No sync yet."
-    steps.append(dict(
-        key="users_synced", title="Users synced", who="portal",
-        instructions="The portal copies the account's users and groups after authorization.",
-        state=sync_state, detail=sync_detail,
-    ))
-    dashboard = conn.dashboard_available if conn else None
-    if dashboard is False:
-        dash_state = StepState.PROBLEM
-        dash_detail = ("Zoom says the account has no Dashboard: a Business plan or higher with "
-                       "the Dashboard enabled is needed.")
-    elif row.h_fetched_meetings:
-        dash_state = StepState.DONE
-        dash_detail = f"Quality data fetched for {row.h_fetched_meetings} meetings or webinars."
-    elif dashboard:
-        dash_state = StepState.DONE
-        dash_detail = ("The Dashboard answers; quality data appears after the next meeting "
-                       "ends.")
-    else:
-        dash_state, dash_detail = StepState.TODO, "No meeting quality data yet."
-    steps.append(dict(
-        key="dashboard", title="Dashboard data available", who="portal",
-        instructions="After a meeting or webinar ends, the portal fetches its quality data.",
-        state=dash_state, detail=dash_detail,
-    ))
-    return [ChecklistStep(number=i, **step) for i, step in enumerate(steps, start=1)]
+    ev = _evidence(tenant)
+    steps = []
+    for number, spec in enumerate(STEPS, start=1):
+        state, detail = spec.state(ev)
+        steps.append(ChecklistStep(
+            number=number, key=spec.key, title=spec.title, instructions=spec.instructions,
+            state=state, detail=detail, values=spec.values(ev), items=spec.items, who=spec.who))
+    return steps
