@@ -32,7 +32,7 @@ from .exceptions import (
     ZoomRateLimitedError,
     ZoomTransientError,
 )
-from .ratelimit import HEAVY, LIGHT, MEDIUM, RateLimiter, api_usage_flush
+from .ratelimit import HEAVY, LIGHT, MEDIUM, RateLimiter
 
 logger = logging.getLogger(__name__)
 
@@ -47,8 +47,6 @@ CODE_TOKEN_INVALID = 124  # expired or invalid access token (or one sent in a qu
 CODE_DASHBOARD_UNAVAILABLE = 200  # the plan has no Dashboard, or it is disabled
 CODE_PAGE_TOKEN_EXPIRED = 300  # next_page_token is invalid or expired (they last 15 min)
 CODE_NOT_FOUND = 3001  # meeting does not exist, not ended yet, or a UUID not double-encoded
-
-FLUSH_EVERY_SECONDS = 10.0
 
 
 def encode_uuid(uuid: str) -> str:
@@ -110,8 +108,6 @@ class ZoomClient:
         self.max_qps_wait = float(_setting("ZOOM_QPS_MAX_WAIT_SECONDS", 10.0))
         self.calls = 0
         self._token: str | None = None
-        self._last_flush = time.monotonic()
-        self._owner = threading.get_ident()  # usage is flushed (DB) from this thread only
         self.sleep = time.sleep
 
     # -- lifecycle ---------------------------------------------------------------------------
@@ -123,15 +119,8 @@ class ZoomClient:
         self.close()
 
     def close(self) -> None:
-        self.flush_usage()
+        # The limiter counted every call; the services move the counts to the database.
         self.session.close()
-
-    def flush_usage(self) -> None:
-        try:
-            api_usage_flush(tenant=self.tenant)
-        except Exception:  # counting must never fail a sync; the counts stay pending
-            logger.exception("could not persist Zoom API usage for tenant %s", self.tenant.pk)
-        self._last_flush = time.monotonic()
 
     # -- core --------------------------------------------------------------------------------
 
@@ -176,10 +165,6 @@ class ZoomClient:
                         f"Zoom unreachable: {type(exc).__name__} on {method} {path}") from None
                 self.sleep(self._backoff(failures))
                 continue
-            finally:
-                if (time.monotonic() - self._last_flush > FLUSH_EVERY_SECONDS
-                        and threading.get_ident() == self._owner):
-                    self.flush_usage()
 
             status = response.status_code
             if status < 400:

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import logging
+import time
 from collections.abc import Callable
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
@@ -36,6 +37,7 @@ from .exceptions import (
 from .fields import aware_datetime, int_or_zero, small_int, text
 from .models import ConnectionState, SyncRun, ZoomGroup, ZoomGroupMembership, ZoomUser
 from .queueing import directory_sync_enqueue
+from .ratelimit import FLUSH_EVERY_SECONDS, api_usage_flush_quietly
 
 logger = logging.getLogger(__name__)
 
@@ -108,12 +110,17 @@ class _RunProgress:
     def __init__(self, run: SyncRun, progress: Progress | None):
         self.run = run
         self.progress = progress
+        self._last_flush = time.monotonic()
 
     def save(self, *fields: str) -> None:
         SyncRun.objects.filter(pk=self.run.pk).update(
             **{f: getattr(self.run, f) for f in fields})
         if self.progress is not None:
             self.progress(self.run.items_done, self.run.items_total)
+        if time.monotonic() - self._last_flush > FLUSH_EVERY_SECONDS:
+            # The API call counts of a long sync reach the health page while it runs.
+            api_usage_flush_quietly(tenant=self.run.tenant)
+            self._last_flush = time.monotonic()
 
 
 def _finish(run: SyncRun, *, error: BaseException | None = None) -> SyncRun:
@@ -145,6 +152,7 @@ def _sync_run(*, tenant, kind: str, phase: str, progress: Progress | None,
     finally:
         if own_client:
             client.close()
+            api_usage_flush_quietly(tenant=tenant)
 
 
 # -- users ---------------------------------------------------------------------------------------
@@ -354,6 +362,7 @@ def zoom_directory_sync(*, tenant, progress: Progress | None = None, users: bool
             if users:
                 runs.append(zoom_users_sync(tenant=tenant, progress=progress, client=client))
     finally:
+        api_usage_flush_quietly(tenant=tenant)
         cache.delete(lock)
     return runs
 

@@ -47,6 +47,7 @@ from .quality import (
     sample_parse,
 )
 from .queueing import metrics_fetch_enqueue
+from .ratelimit import api_usage_flush_quietly
 
 logger = logging.getLogger(__name__)
 
@@ -214,6 +215,7 @@ def dashboard_metrics_fetch(*, tenant, meeting: ZoomMeeting, progress: Progress 
     finally:
         if own_client:
             client.close()
+            api_usage_flush_quietly(tenant=tenant)
 
 
 def _store(*, tenant, meeting, client, detail, listed, thresholds, progress) -> dict:

@@ -8,7 +8,8 @@ same script counts calls per tenant, UTC day and category, and refuses early onc
 reaches the daily cap; a daily 429 from Zoom parks the account/category until the reset.
 
 Counts reach the database (`models.ApiUsage`) through `api_usage_flush`: the hot path only
-touches Redis, and the client flushes at most every few seconds and when it closes.
+touches Redis; the services flush at most every few seconds during a sync and when it ends
+(the client itself writes no model).
 
 Without `settings.REDIS_URL` (the embedded mode of `make run`) an in-process limiter does the
 same for the one process there is.
@@ -16,6 +17,7 @@ same for the one process there is.
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from dataclasses import dataclass
@@ -36,6 +38,8 @@ from .zoom import (
     Limit,
     plan_limits,
 )
+
+logger = logging.getLogger(__name__)
 
 # Zoom's categories and limits live in zoom.py; re-exported for the client and the tests.
 __all__ = ["CATEGORIES", "COMBINED_DAILY", "HEAVY", "INTENSIVE", "LIGHT", "MEDIUM", "Limit",
@@ -316,3 +320,16 @@ def api_usage_flush(*, tenant) -> int:
         except IntegrityError:  # another flusher created it in between
             rows.update(**updates)
     return total
+
+
+# A long sync flushes its counts this often, so the health page follows it while it runs.
+FLUSH_EVERY_SECONDS = 10.0
+
+
+def api_usage_flush_quietly(*, tenant) -> None:
+    """`api_usage_flush` for services: counting must never fail a sync (the counts stay
+    pending and the next flush takes them)."""
+    try:
+        api_usage_flush(tenant=tenant)
+    except Exception:
+        logger.exception("could not persist Zoom API usage for tenant %s", tenant.pk)

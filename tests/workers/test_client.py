@@ -228,6 +228,7 @@ def test_not_found_and_3001(connected, status, body):
 @responses.activate
 def test_calls_are_counted_per_day_and_category(connected):
     from zoom_integration.models import ApiUsage
+    from zoom_integration.ratelimit import api_usage_flush
 
     responses.get(f"{API}/groups", json={"groups": []})
     responses.get(f"{API}/metrics/meetings/m1", json={})
@@ -235,5 +236,8 @@ def test_calls_are_counted_per_day_and_category(connected):
         client.groups_list()
         client.groups_list()
         client.dashboard_detail("meeting", "m1")
+    # The client writes no model: the counts wait in the limiter until a service flushes them.
+    assert not ApiUsage.objects.filter(tenant=connected).exists()
+    api_usage_flush(tenant=connected)
     usage = {u.category: u.calls for u in ApiUsage.objects.filter(tenant=connected)}
     assert usage == {"Medium": 2, "Heavy": 1}

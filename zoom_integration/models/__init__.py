@@ -2,7 +2,8 @@
 
 from .connection import ConnectionState, ZoomConnection
 from .directory import SyncRun, ZoomGroup, ZoomGroupMembership, ZoomUser
-from .metrics import ApiUsage, MeetingKind, QosSample, ZoomMeeting, ZoomParticipant
+from .metrics import MeetingKind, QosSample, ZoomMeeting, ZoomParticipant
+from .usage import ApiUsage
 from .webhooks import DeliveryStatus, WebhookRejection, ZoomWebhookDelivery
 
 __all__ = [

@@ -140,20 +140,3 @@ class QosSample(models.Model):
 
     def __str__(self):
         return f"QoS {self.participant_id} at {self.sampled_at}"
-
-
-class ApiUsage(models.Model):
-    """Zoom API calls per tenant, day (UTC) and rate-limit category, against the daily cap."""
-
-    tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="api_usage")
-    day = models.DateField()
-    category = models.CharField(max_length=24)
-    calls = models.PositiveIntegerField(default=0)
-    rate_limited = models.PositiveIntegerField(default=0)
-
-    class Meta:
-        constraints = [models.UniqueConstraint(fields=["tenant", "day", "category"],
-                                               name="one_usage_row_per_day_category")]
-
-    def __str__(self):
-        return f"{self.tenant_id} {self.day} {self.category}: {self.calls}"
