@@ -1,5 +1,8 @@
-"""Celery beat schedule for the Zoom integration; the lead wires `BEAT_SCHEDULE` into settings
-(CELERY_BEAT_SCHEDULE). Names match the tasks' registered names; queues follow the routes."""
+"""The one Celery beat schedule of the Zoom integration (settings read it as CELERY_BEAT_SCHEDULE).
+
+Entries name tasks by their registered names; queues follow the routes in settings. The
+database scheduler copies these entries into its tables, so a task name never changes.
+"""
 
 from celery.schedules import crontab
 
