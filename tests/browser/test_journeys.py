@@ -93,7 +93,7 @@ def test_staff_add_a_tenant_and_copy_the_three_urls(page, superuser):
 
 @pytest.fixture
 def sandbox(settings):
-    from zoom_integration.sandbox.testing import running_sandbox
+    from zoom_sandbox.testing import running_sandbox
 
     with running_sandbox() as zoom:
         settings.ZOOM_OAUTH_BASE_URL = zoom.base_url

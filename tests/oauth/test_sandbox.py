@@ -18,7 +18,7 @@ from django.utils import timezone
 from zoom_integration import oauth
 from zoom_integration.exceptions import ReauthorizationRequiredError
 from zoom_integration.models import ConnectionState, ZoomConnection
-from zoom_integration.sandbox.testing import running_sandbox
+from zoom_sandbox.testing import running_sandbox
 
 from .conftest import ALL_SCOPES
 

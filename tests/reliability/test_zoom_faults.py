@@ -19,7 +19,7 @@ from django.utils import timezone
 from tests.factories import TenantFactory
 from zoom_integration.exceptions import ReauthorizationRequiredError, ZoomTransientError
 from zoom_integration.models import ConnectionState, ZoomConnection
-from zoom_integration.sandbox.testing import running_sandbox
+from zoom_sandbox.testing import running_sandbox
 
 from .audit import LEDGER
 from .figures import record_figures

@@ -3,7 +3,7 @@
 import pytest
 import requests
 
-from zoom_integration.sandbox.testing import running_sandbox
+from zoom_sandbox.testing import running_sandbox
 
 
 @pytest.fixture

@@ -6,7 +6,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import requests
 
-from zoom_integration.sandbox.testing import running_sandbox
+from zoom_sandbox.testing import running_sandbox
 
 REDIRECT = "https://t1.example/adminapi/zoom/oauth/authorize"
 

@@ -5,7 +5,7 @@ import time
 
 import requests
 
-from zoom_integration.sandbox.ratelimit import limits_for
+from zoom_sandbox.ratelimit import limits_for
 
 
 def test_plan_presets_follow_the_reference():

@@ -4,8 +4,8 @@ import hashlib
 import hmac
 import json
 
-from zoom_integration.sandbox.testing import running_sandbox, webhook_receiver
-from zoom_integration.sandbox.webhooks import body_bytes, signature
+from zoom_sandbox.testing import running_sandbox, webhook_receiver
+from zoom_sandbox.webhooks import body_bytes, signature
 
 SECRET = "s3cr3t-T0ken"
 

@@ -5,7 +5,7 @@ so tests against the sandbox check the portal's reading of Zoom against an indep
 built from ../shared/zoom-api-reference.md.
 
 Entry points: ``server.SandboxServer`` (run it), ``testing.running_sandbox`` (pytest helper),
-``cli.main`` (``python -m zoom_integration.sandbox`` / ``manage.py zoom_sandbox``).
+``cli.main`` (``python -m zoom_sandbox`` / ``manage.py zoom_sandbox``).
 """
 
 from .config import AppSpec, SandboxConfig

@@ -1,4 +1,4 @@
-"""The command line of ``manage.py zoom_sandbox`` and ``python -m zoom_integration.sandbox``.
+"""The command line of ``manage.py zoom_sandbox`` and ``python -m zoom_sandbox``.
 
     zoom_sandbox [--port P] [--seed N] ...            run the server until Ctrl-C
     zoom_sandbox send EVENT --to URL --secret-token T  deliver one event as Zoom would
