@@ -74,7 +74,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def _target_arguments(parser: argparse.ArgumentParser) -> None:
-    # Checked by hand, not by argparse, so bad input is one clear line (CONTRACT.md).
+    # Checked by hand, not by argparse, so bad input is one clear line.
     parser.add_argument("--to", default="", help="the portal's event endpoint URL")
     parser.add_argument("--secret-token", default="")
     parser.add_argument("--account-id", default="")
@@ -198,7 +198,7 @@ def send(options: dict[str, Any], out: TextIO) -> int:
         ok = bool(delivery.validation_ok)
         detail += ", encryptedToken ok" if ok else ", encryptedToken missing or wrong"
     else:
-        ok = delivery.state == "delivered"  # §2.3: 200 or 204 within 3 s
+        ok = delivery.state == "delivered"  # Zoom: 200 or 204 within 3 s
     print(f"{event} -> {target.url}: {shown} in {attempt['latency_ms']:.0f} ms{detail}",
           file=out)
     return 0 if ok else 1

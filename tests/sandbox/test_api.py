@@ -1,4 +1,4 @@
-"""REST /v2: users, groups, dashboard; paging, type default, double encoding, delay (§3, §4)."""
+"""REST /v2: users, groups, dashboard; paging, type default, double encoding, delay."""
 
 import re
 import time
