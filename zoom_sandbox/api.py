@@ -446,7 +446,7 @@ class RestApi:
         if gate:
             return gate
         size = page_size(req, PAGE_DEFAULT, PAGE_MAX)
-        rooms = self.sb.world.zoom_rooms(account)
+        rooms = self.sb.world.rooms(account)
         scope = f"zoomrooms:{account.id}"
         start = self.pages.read(scope, req.query["next_page_token"]) if req.query.get(
             "next_page_token") else 0
@@ -463,7 +463,7 @@ class RestApi:
         if gate:
             return [], gate
         _date_range(req, self.sb.clock.now())
-        return self.sb.world.zoom_rooms(account), None
+        return self.sb.world.rooms(account), None
 
     def zoomrooms_top_rooms(self, req: Request, account: Account, _me: int) -> Response:
         """The top 25 Zoom Rooms with issues in the window."""

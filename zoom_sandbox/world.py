@@ -804,5 +804,5 @@ class World:
             "health": health, "issues": issues,
         }
 
-    def zoom_rooms(self, account: Account) -> list[dict]:
+    def rooms(self, account: Account) -> list[dict]:
         return [self.zoom_room(account, n) for n in range(account.zoom_rooms)]

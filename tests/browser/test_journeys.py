@@ -112,7 +112,8 @@ def acme(live_server, sandbox):
     sandbox.register_app(client_id=tenant.client_id, client_secret=tenant.client_secret,
                          secret_token=tenant.secret_token, redirect_uri=REDIRECT,
                          event_url=f"{live_server.url}/zoom/event",
-                         scopes=" ".join(scope for scope, _ in REQUIRED_SCOPES))
+                         scopes=" ".join(scope for scope, _ in REQUIRED_SCOPES),
+                         scope_kind="classic")  # the portal reads classic names only, for now
     return tenant
 
 

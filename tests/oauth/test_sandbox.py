@@ -47,7 +47,8 @@ def host(tenant):
 def register(zoom, tenant, scopes=ALL_SCOPES):
     return zoom.register_app(
         client_id=tenant.client_id, client_secret=tenant.client_secret,
-        redirect_uri=f"https://{host(tenant)}/adminapi/zoom/oauth/authorize", scopes=scopes)
+        redirect_uri=f"https://{host(tenant)}/adminapi/zoom/oauth/authorize", scopes=scopes,
+        scope_kind="classic")  # the portal reads classic scope names only, for now
 
 
 def consent(start_location: str, decision: str = "allow") -> str:
