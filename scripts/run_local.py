@@ -119,6 +119,7 @@ def sandbox_apps_json(state: dict) -> str:
         "account_id": state["demo_account_id"],
         "redirect_uri": f"http://{DEMO_HOST}:{WEB_PORT}/adminapi/zoom/oauth/authorize",
         "event_url": f"http://{DEMO_HOST}:{WEB_PORT}/zoom/event",
+        "scope_kind": "granular",  # an app created today carries granular scopes only
     }])
 
 

@@ -93,7 +93,7 @@ def test_staff_add_a_tenant_and_copy_the_three_urls(page, superuser):
 
 @pytest.fixture
 def sandbox(settings):
-    from zoom_integration.sandbox.testing import running_sandbox
+    from zoom_sandbox.testing import running_sandbox
 
     with running_sandbox() as zoom:
         settings.ZOOM_OAUTH_BASE_URL = zoom.base_url
@@ -112,7 +112,8 @@ def acme(live_server, sandbox):
     sandbox.register_app(client_id=tenant.client_id, client_secret=tenant.client_secret,
                          secret_token=tenant.secret_token, redirect_uri=REDIRECT,
                          event_url=f"{live_server.url}/zoom/event",
-                         scopes=" ".join(REQUIRED_SCOPE_NAMES))
+                         scopes=" ".join(REQUIRED_SCOPE_NAMES),
+                         scope_kind="classic")  # the portal reads classic names only, for now
     return tenant
 
 

@@ -238,7 +238,7 @@ def test_worker_killed_mid_task_the_task_completes_once_elsewhere(fault_db, pg_c
     """SIGKILL to the process running a metrics fetch: the message is requeued (acks_late,
     reject_on_worker_lost), another worker process fetches again, and the meeting's data is
     stored once (a re-fetch replaces, never duplicates)."""
-    from zoom_integration.sandbox.testing import running_sandbox
+    from zoom_sandbox.testing import running_sandbox
 
     from .zoomsign import compact
 

@@ -24,7 +24,7 @@ from zoom_integration.exceptions import (
     ZoomTransientError,
 )
 from zoom_integration.models import ConnectionState, ZoomConnection
-from zoom_integration.sandbox.testing import running_sandbox
+from zoom_sandbox.testing import running_sandbox
 
 from .audit import LEDGER
 from .figures import record_figures

@@ -3,7 +3,7 @@
 import pytest
 import requests
 
-from zoom_integration.sandbox.testing import running_sandbox
+from zoom_sandbox.testing import running_sandbox
 
 
 @pytest.fixture
@@ -32,6 +32,30 @@ def connected(zoom_sandbox):
 def api(connected):
     """GET /v2/<path> with the bearer token: ``api("/users/me", params={...})``."""
     sandbox, _app, token = connected
+    session = requests.Session()
+    session.headers["Authorization"] = f"Bearer {token['access_token']}"
+
+    def get(path, **kw):
+        return session.get(sandbox.api_base_url + path, timeout=10, **kw)
+
+    return get
+
+
+def token_for(sandbox, app):
+    """The token answer after the customer authorizes ``app`` (a dict from register_app)."""
+    code = sandbox.authorization_code(app["client_id"])
+    answer = requests.post(
+        sandbox.base_url + "/oauth/token", auth=(app["client_id"], app["client_secret"]),
+        data={"grant_type": "authorization_code", "code": code,
+              "redirect_uri": app["redirect_uris"][0]},
+        timeout=5,
+    )
+    assert answer.status_code == 200, answer.text
+    return answer.json()
+
+
+def api_for(sandbox, token):
+    """GET /v2<path> with ``token``'s access token."""
     session = requests.Session()
     session.headers["Authorization"] = f"Bearer {token['access_token']}"
 

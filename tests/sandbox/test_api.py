@@ -1,4 +1,4 @@
-"""REST /v2: users, groups, dashboard; paging, type default, double encoding, delay (§3, §4)."""
+"""REST /v2: users, groups, dashboard; paging, type default, double encoding, delay."""
 
 import re
 import time
@@ -6,7 +6,7 @@ from urllib.parse import quote
 
 import requests
 
-from zoom_integration.sandbox.testing import running_sandbox
+from zoom_sandbox.testing import running_sandbox
 
 
 def token_for(sandbox, app):

@@ -12,8 +12,8 @@ import pytest
 from django.core.management import call_command
 from django.core.management.base import CommandError
 
-from zoom_integration.sandbox.cli import main
-from zoom_integration.sandbox.testing import webhook_receiver
+from zoom_sandbox.cli import main
+from zoom_sandbox.testing import webhook_receiver
 
 ROOT = Path(__file__).resolve().parents[2]
 SECRET = "cli-secret"
@@ -118,7 +118,7 @@ def test_manage_py_runs_the_server_and_prints_credentials():
 
 
 def test_scenario_drives_a_running_sandbox():
-    from zoom_integration.sandbox.testing import running_sandbox
+    from zoom_sandbox.testing import running_sandbox
 
     with webhook_receiver() as receiver, running_sandbox(apps=[
             {"secret_token": SECRET, "event_url": receiver.url}]) as sandbox:

@@ -1,4 +1,4 @@
-"""OAuth: consent page, code exchange, PKCE, refresh rotation, token checks (reference §1)."""
+"""OAuth: consent page, code exchange, PKCE, refresh rotation, token checks."""
 
 import base64
 import hashlib
@@ -6,7 +6,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import requests
 
-from zoom_integration.sandbox.testing import running_sandbox
+from zoom_sandbox.testing import running_sandbox
 
 REDIRECT = "https://t1.example/adminapi/zoom/oauth/authorize"
 
@@ -63,12 +63,12 @@ def test_token_response_shape_and_api_url(connected):
     assert set(token) >= {"access_token", "token_type", "refresh_token", "expires_in", "scope",
                           "api_url"}
     assert token["expires_in"] == 3599
-    assert "user:read:admin" in token["scope"].split(" ")
+    assert "user:read:list_users:admin" in token["scope"].split(" ")  # granular by default
     assert token["api_url"] == sandbox.base_url
 
 
 def test_basic_auth_must_be_standard_base64():
-    # A secret whose "id:secret" encodes with "+" or "/", where urlsafe_b64encode differs (§1.1).
+    # A secret whose "id:secret" encodes with "+" or "/", where urlsafe_b64encode differs.
     secret = next(s for s in (f"s~?>{i}" for i in range(500))
                   if set("+/") & set(base64.b64encode(f"cid:{s}".encode()).decode()))
     with running_sandbox(apps=[{"client_id": "cid", "client_secret": secret,
@@ -163,7 +163,7 @@ def test_revoke_and_reinstall_end_the_old_tokens(connected):
     sandbox, app, token = connected
     code = sandbox.authorization_code(app["client_id"])
     second = exchange(sandbox, app, code).json()
-    # §1.2: the new authorization revoked the first pair.
+    # The new authorization revoked the first pair.
     stale = token_call(sandbox, app, grant_type="refresh_token",
                        refresh_token=token["refresh_token"])
     assert stale.status_code == 400

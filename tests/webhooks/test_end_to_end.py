@@ -23,8 +23,8 @@ from zoom_integration.models import (
     ZoomUser,
     ZoomWebhookDelivery,
 )
-from zoom_integration.sandbox.testing import running_sandbox
 from zoom_integration.webhooks.process import webhook_pending_sweep
+from zoom_sandbox.testing import running_sandbox
 
 pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
 

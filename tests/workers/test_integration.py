@@ -12,7 +12,7 @@ import requests
 from django.utils import timezone
 
 from tests.celery_worker import celery_worker
-from zoom_integration.sandbox.testing import running_sandbox
+from zoom_sandbox.testing import running_sandbox
 
 pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
 

@@ -1,12 +1,12 @@
 """``manage.py zoom_sandbox``: runs the Zoom sandbox, or sends one event, or plays a scenario.
 
-Thin: the arguments and the work live in ``zoom_integration.sandbox.cli``, which imports nothing
+Thin: the arguments and the work live in ``zoom_sandbox.cli``, which imports nothing
 from Django or the portal (the two meet over HTTP only).
 """
 
 from django.core.management.base import BaseCommand, CommandError
 
-from zoom_integration.sandbox import cli
+from zoom_sandbox import cli
 
 
 class Command(BaseCommand):

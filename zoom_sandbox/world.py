@@ -2,8 +2,27 @@
 
 Everything is a pure function of (seed, account, index), so a 100,000-user account or a
 1,000-participant, 60-minute meeting costs nothing until a page of it is asked for; memory holds
-only the overlay of changes made through the control API (created, updated, deleted users and
-meetings ended "now"). Ids are reversible, so ``GET /users/{id}`` needs no index either.
+only the overlay of changes made through the control API (created, updated, deleted users,
+changed groups and memberships, meetings ended "now"). Ids are reversible, so
+``GET /users/{id}`` needs no index either.
+
+Zoom's Dashboard participants list holds join *sessions*, not people: a person who rejoins
+appears once per join with a new ``user_id`` and ``participant_uuid``, and a waiting-room stint
+is a row of its own with ``status: in_waiting_room`` (Zoom's text in "List meeting participants";
+devforum.zoom.us thread 125559). Row ``p`` of a meeting is, by ``p % 10`` (row 0 is the host):
+
+    1  a signed-in account user          6  that of row p+1, in the waiting room
+    2  a registered guest (registrant_id, email; leaves early when p % 20 == 2)
+    3  a rejoin: the person of row p-1 when p % 20 == 3, else of row p-2 (a signed-in user)
+    4  a signed-in user whose samples also carry *_rwg blocks and new, unknown fields
+    5  a room system through the Cloud Room Connector: QoS only in *_device_{from,to}_crc
+       blocks (poor when p % 20 == 5)
+    7  a signed-in user admitted from the waiting room (row p-1)
+    8  a guest with every identifier blank      9  an SDK join with a customer_key
+    0  a signed-in account user (p = 10, 20, ...)
+
+Signed-in rows have ``id`` equal to ``participant_user_id`` (the Users API id); guests have both
+blank (Zoom hides them for external participants since March 2023).
 """
 
 from __future__ import annotations
@@ -76,7 +95,7 @@ def iso(ts: float) -> str:
 
 
 def hms(seconds: int) -> str:
-    """Dashboard `duration` is a string such as "47:38" (zoom-api-reference.md §4.2)."""
+    """Dashboard `duration` is a string such as "47:38"."""
     hours, rest = divmod(int(seconds), 3600)
     minutes, secs = divmod(rest, 60)
     return f"{hours}:{minutes:02d}:{secs:02d}" if hours else f"{minutes:02d}:{secs:02d}"
@@ -110,12 +129,18 @@ class Account:
     plan: str
     base_users: int
     groups: int
-    dashboard: bool = True  # §4: Business+ with the Dashboard feature enabled
+    dashboard: bool = True  # Business+ with the Dashboard feature enabled
+    zoom_rooms: int = 8
     created: list[dict] = field(default_factory=list)  # users added through the control API
     patches: dict[int, dict] = field(default_factory=dict)
     deleted: set[int] = field(default_factory=set)
     meetings: dict[str, Meeting] = field(default_factory=dict)  # uuid -> instance
     latest: dict[tuple[str, int], str] = field(default_factory=dict)  # (kind, id) -> uuid
+    # Groups changed through the control API: created ones get indices from ``groups`` up.
+    extra_groups: int = 0
+    group_names: dict[int, str] = field(default_factory=dict)
+    deleted_groups: set[int] = field(default_factory=set)
+    memberships: dict[int, list[int]] = field(default_factory=dict)  # user index -> groups
     _status_counts: dict[str, int] | None = None
 
     @property
@@ -132,7 +157,7 @@ class World:
 
     def __init__(self, *, seed: int = 1, accounts: int = 1, users: int = 60, groups: int = 4,
                  meetings: int = 12, webinars: int = 3, max_participants: int = 12,
-                 plan: str = "business", epoch: float | None = None):
+                 plan: str = "business", epoch: float | None = None, zoom_rooms: int = 8):
         self.seed = seed
         self.default_users = users
         self.default_groups = groups
@@ -140,6 +165,7 @@ class World:
         self.webinar_count = webinars
         self.max_participants = max(1, max_participants)
         self.plan = plan
+        self.zoom_rooms = max(0, zoom_rooms)
         # Seeded meetings end before this instant; rounded so a restart within the hour
         # serves the same data.
         self.epoch = epoch if epoch is not None else (time.time() // 3600) * 3600
@@ -159,7 +185,8 @@ class World:
                 tag = b62(stable_int(self.seed, "tag", index, tag), 4)
             account_id = account_id or long_id(self.seed, "account", index)
             account = Account(index=index, id=account_id, tag=tag, plan=plan or self.plan,
-                              base_users=max(1, self.default_users), groups=self.default_groups)
+                              base_users=max(1, self.default_users), groups=self.default_groups,
+                              zoom_rooms=self.zoom_rooms)
             self.accounts[account_id] = account
             self.by_tag[tag] = account
             self._seed_meetings(account)
@@ -192,7 +219,7 @@ class World:
             return None
         return account, index
 
-    # -- users (zoom-api-reference.md §3) -----------------------------------------------------
+    # -- users ----------------------------------------------------------------------------------
 
     def user_id(self, account: Account, index: int) -> str:
         return self._encode(account, "user", index)
@@ -201,7 +228,7 @@ class World:
     def base_status(index: int) -> str:
         # A fixed pattern, so a status's share is known without generating users.
         if index == 0:
-            return "active"  # the owner, who installs the app (§1.4)
+            return "active"  # the owner, who installs the app
         if index % 23 == 7:
             return "pending"
         if index % 17 == 5:
@@ -220,7 +247,7 @@ class World:
             "last_name": last,
             "display_name": f"{first} {last}",
             "email": f"{local}.{index}@{account.domain}",
-            "type": 2 if owner or r.random() < 0.6 else 1,  # §3: 1 Basic, 2 Licensed
+            "type": 2 if owner or r.random() < 0.6 else 1,  # 1 Basic, 2 Licensed
             "role_id": "0" if owner else ("1" if r.random() < 0.05 else "2"),
             "role_name": "Owner" if owner else "Member",
             "pmi": 5550000000 + stable_int(account.tag, index) % 999999999,
@@ -247,6 +274,8 @@ class World:
         else:
             user = self._base_user(account, index)
         user.update(account.patches.get(index, {}))
+        if index in account.memberships or account.deleted_groups:
+            user["group_ids"] = [self.group_id(account, g) for g in self.groups_of(account, index)]
         user["account_id"] = account.id
         return user
 
@@ -348,45 +377,99 @@ class World:
         with self.lock:
             account.deleted.add(index)
 
-    # -- groups (§3) ----------------------------------------------------------------------------
+    # -- groups -----------------------------------------------------------------------------------
+    # Seeded membership is ``user index % groups`` (so counts need no scan); users whose groups
+    # changed through the control API carry an explicit list in ``account.memberships``.
 
     def group_id(self, account: Account, index: int) -> str:
         return self._encode(account, "group", index)
 
+    def group_indices(self, account: Account) -> list[int]:
+        return [g for g in range(account.groups + account.extra_groups)
+                if g not in account.deleted_groups]
+
     def find_group(self, account: Account, ident: str) -> int | None:
         decoded = self._decode("group", ident)
-        if decoded and decoded[0] is account and decoded[1] < account.groups:
+        if decoded and decoded[0] is account and decoded[1] in self.group_indices(account):
             return decoded[1]
         return None
 
+    def groups_of(self, account: Account, index: int) -> list[int]:
+        if index in account.memberships:
+            chosen = account.memberships[index]
+        else:
+            chosen = [index % account.groups] if account.groups else []
+        return [g for g in chosen if g not in account.deleted_groups]
+
+    def group_name(self, account: Account, g: int) -> str:
+        if g in account.group_names:
+            return account.group_names[g]
+        return GROUP_NAMES[g % len(GROUP_NAMES)] + (f" {g // len(GROUP_NAMES)}"
+                                                    if g >= len(GROUP_NAMES) else "")
+
+    def _member_indices(self, account: Account, group: int) -> list[int]:
+        """Members of a group when memberships were changed (a scan; small worlds only)."""
+        base = (range(group, account.total_users, account.groups)
+                if group < account.groups else range(0))
+        found = {i for i in base if i not in account.memberships}
+        found.update(i for i, groups in account.memberships.items() if group in groups)
+        return sorted(i for i in found if i not in account.deleted)
+
     def group_member_total(self, account: Account, group: int) -> int:
-        # Membership is index % groups, so counts need no scan.
+        if group in account.deleted_groups:
+            return 0
+        if account.memberships or group >= account.groups:
+            return len(self._member_indices(account, group))
         total = len(range(group, account.total_users, account.groups))
         return total - sum(1 for i in account.deleted if i % account.groups == group)
 
     def groups(self, account: Account) -> list[dict]:
         return [
-            {"id": self.group_id(account, g),
-             "name": GROUP_NAMES[g % len(GROUP_NAMES)] + (f" {g // len(GROUP_NAMES)}"
-                                                          if g >= len(GROUP_NAMES) else ""),
+            {"id": self.group_id(account, g), "name": self.group_name(account, g),
              "total_members": self.group_member_total(account, g)}
-            for g in range(account.groups)
+            for g in self.group_indices(account)
         ]
 
     def scan_members(self, account: Account, group: int, start: int, limit: int
                      ) -> tuple[list[dict], int | None]:
+        """A page of members from position ``start``: a user index while memberships are the
+        seeded pattern, an offset into the member list once they changed."""
+        keys = ("id", "email", "first_name", "last_name", "type")
+        if account.memberships or group >= account.groups:
+            indices = self._member_indices(account, group)
+            page = [{k: self.user(account, i)[k] for k in keys}
+                    for i in indices[start:start + limit]]
+            return page, (start + limit if start + limit < len(indices) else None)
         found, index = [], start
         while index < account.total_users:
             user = self.user(account, index)
             if user:
                 if len(found) == limit:
                     return found, index
-                found.append({k: user[k] for k in
-                              ("id", "email", "first_name", "last_name", "type")})
+                found.append({k: user[k] for k in keys})
             index += account.groups
         return found, None
 
-    # -- meetings and webinars (§2.4, §4) ----------------------------------------------------
+    def members_start(self, account: Account, group: int) -> int:
+        return 0 if account.memberships or group >= account.groups else group
+
+    def create_group(self, account: Account, name: str) -> int:
+        with self.lock:
+            g = account.groups + account.extra_groups
+            account.extra_groups += 1
+            account.group_names[g] = name
+            return g
+
+    def set_membership(self, account: Account, index: int, group: int, member: bool) -> None:
+        with self.lock:
+            current = self.groups_of(account, index)
+            if member and group not in current:
+                current.append(group)
+            elif not member and group in current:
+                current.remove(group)
+            account.memberships[index] = current
+
+    # -- meetings and webinars ----------------------------------------------------------------
 
     def _uuid(self, *parts: Any, shape: str = "") -> str:
         """A 24-character base64 instance UUID. shape "/" starts with a slash, "//" holds one."""
@@ -407,7 +490,8 @@ class World:
         kinds += [("webinar", w) for w in range(self.webinar_count)]
         for kind, number in kinds:
             r = rng(self.seed, account.tag, kind, number)
-            # Every fourth instance has a UUID that needs double encoding (§4.1, §6 item 4).
+            # Every fourth instance has a UUID that needs double encoding (one that starts with
+            # "/" or holds "//"; Zoom documents the rule on its Dashboard and Reports pages).
             shape = {1: "/", 2: "//"}.get(number % 4, "")
             minutes = r.randint(15, 90)
             end = self.epoch - 3600 * (number + 1) - r.randrange(1800)
@@ -447,7 +531,7 @@ class World:
             return meeting
 
     def find_meeting(self, account: Account, kind: str, ident: str) -> Meeting | None:
-        """By instance UUID, or by numeric id meaning the latest instance (§4.1)."""
+        """By instance UUID, or by numeric id meaning the latest instance."""
         meeting = account.meetings.get(ident)
         if meeting is None and ident.isdigit():
             meeting = account.meetings.get(account.latest.get((kind, int(ident)), ""))
@@ -456,7 +540,7 @@ class World:
     def meeting_detail(self, account: Account, meeting: Meeting) -> dict:
         host = self.user(account, meeting.host_index) or self._base_user(account, 0)
         r = rng(meeting.seed, "detail")
-        return {  # §4.2
+        return {  # Zoom's "Get meeting details" (Dashboard) answer
             "uuid": meeting.uuid, "id": meeting.id, "topic": meeting.topic,
             "host": host["display_name"], "email": host["email"],
             "user_type": "Licensed" if host["type"] == 2 else "Basic", "dept": host["dept"],
@@ -470,30 +554,89 @@ class World:
         }
 
     def meeting_list_entry(self, account: Account, meeting: Meeting) -> dict:
+        """A row of "List meetings" / "List webinars", with Zoom's own quality labels (good,
+        fair, poor or bad) for audio, video and screen sharing (both rivet response types
+        declare them)."""
         entry = self.meeting_detail(account, meeting)
-        entry.update(audio_quality="good", video_quality="good", screen_share_quality="good")
+        entry.update(self.meeting_labels(meeting))
         return entry
+
+    @staticmethod
+    def meeting_labels(meeting: Meeting) -> dict:
+        r = rng(meeting.seed, "labels")
+        pick = ["good"] * 5 + ["fair"] * 2 + ["poor", "bad"]
+        return {"audio_quality": r.choice(pick), "video_quality": r.choice(pick),
+                "screen_share_quality": r.choice(pick)}
+
+    # -- participants: join sessions, see the module docstring -----------------------------------
+
+    @staticmethod
+    def row_role(p: int) -> str:
+        if p == 0:
+            return "host"
+        return {0: "member", 1: "member", 2: "registrant", 3: "rejoin", 4: "member_rwg",
+                5: "room", 6: "waiting", 7: "admitted", 8: "guest", 9: "sdk"}[p % 10]
+
+    @staticmethod
+    def rejoin_source(p: int) -> int:
+        return p - 1 if p % 20 == 3 else p - 2
+
+    def _person_row(self, p: int) -> int:
+        """The row whose person row ``p`` is (itself, or an earlier / later row)."""
+        role = self.row_role(p)
+        if role == "rejoin":
+            return self.rejoin_source(p)
+        if role == "waiting":
+            return p + 1
+        return p
+
+    def _identity(self, account: Account, meeting: Meeting, q: int) -> dict:
+        """Who the person of row ``q`` is: user, name, email, registrant_id, customer_key."""
+        role = self.row_role(q)
+        user = None
+        if role in ("host", "member", "member_rwg", "admitted"):
+            index = (meeting.host_index + q) % account.total_users
+            user = self.user(account, index)
+        if user is not None:
+            return {"user": user, "name": user["display_name"], "email": user["email"],
+                    "registrant_id": "", "customer_key": ""}
+        tag = long_id(meeting.seed, "person", q, width=10)
+        if role == "registrant":
+            return {"user": None, "name": f"Registrant {q}",
+                    "email": f"guest.{tag}@partner.example",
+                    "registrant_id": long_id(meeting.seed, "registrant", q, width=22),
+                    "customer_key": ""}
+        if role == "room":
+            return {"user": None, "name": f"Conference Room {q}", "email": "",
+                    "registrant_id": "", "customer_key": ""}
+        if role == "sdk":
+            return {"user": None, "name": f"App user {q}", "email": "", "registrant_id": "",
+                    "customer_key": f"ck-{tag}"}
+        return {"user": None, "name": f"Guest {q}", "email": "", "registrant_id": "",
+                "customer_key": ""}
 
     def participant(self, account: Account, meeting: Meeting, p: int) -> dict:
         r = rng(meeting.seed, "participant", p)
-        guest = p > 0 and r.random() < 0.3
-        index = meeting.host_index if p == 0 else r.randrange(account.total_users)
-        user = None if guest else self.user(account, index)
-        guest = guest or user is None
+        role = self.row_role(p)
+        who = self._identity(account, meeting, self._person_row(p))
+        user = who["user"]
+        guest = user is None
         device, os_name, os_version = r.choice(DEVICES)
+        if role == "room":
+            device, os_name, os_version = "H.323/SIP", "", ""
         location, data_center = r.choice(LOCATIONS)
         join, leave = self._attendance(meeting, p)
-        name = f"Guest {p}" if guest else user["display_name"]
-        hidden = r.random() < 0.2  # no HIPAA BAA / external user (§4.3)
+        name = who["name"]
+        hidden = guest and role == "guest" and r.random() < 0.5  # no BAA / external user
         return {
-            # §4.3: guests who are not hosts have blank `id` and `participant_user_id`.
-            "id": "" if guest else self._encode(account, "pid", index),
+            # Guests who are not hosts have blank `id` and `participant_user_id`.
+            "id": "" if guest else user["id"],
             "user_id": str(16778240 + p),
             "participant_user_id": "" if guest else user["id"],
             "participant_uuid": self._uuid(meeting.uuid, "p", p),
-            "user_name": "" if guest and hidden else name,
-            "email": "" if guest else user["email"],
-            "registrant_id": "",
+            "user_name": "" if hidden else name,
+            "email": who["email"],
+            "registrant_id": who["registrant_id"],
             "device": device, "os": os_name, "os_version": os_version,
             "device_name": f"{name}'s {device}",
             "ip_address": "" if hidden else f"203.0.113.{p % 250 + 1}",
@@ -510,46 +653,67 @@ class World:
             "share_whiteboard": False, "recording": False,
             "pc_name": f"PC-{p}", "domain": "cust.local", "mac_addr": "", "harddisk_id": "",
             "version": "6.0.2", "client": "Zoom Workplace",
-            "status": "in_meeting", "role": "host" if p == 0 else "attendee",
-            "customer_key": "", "audio_quality": r.choice(["good", "good", "fair", "poor"]),
+            "status": "in_waiting_room" if role == "waiting" else "in_meeting",
+            "role": "host" if p == 0 else "attendee",
+            "customer_key": who["customer_key"],
+            "audio_quality": r.choice(["good", "good", "fair", "poor"]),
             "video_quality": "good", "screen_share_quality": "good",
             "bo_mtg_id": "", "groupId": "", "has_archiving": False, "audio_call": [],
         }
 
-    @staticmethod
-    def _attendance(meeting: Meeting, p: int) -> tuple[float, float]:
+    def _attendance(self, meeting: Meeting, p: int) -> tuple[float, float]:
         r = rng(meeting.seed, "times", p)
-        join = meeting.start + (0 if p == 0 else r.randrange(min(300, meeting.minutes * 30)))
-        if p == 0 or r.random() < 0.8:
-            return join, meeting.end
-        return join, meeting.end - r.randrange(max(1, int(meeting.end - join)))
+        start, end = meeting.start, meeting.end
+        span = end - start
+        role = self.row_role(p)
+        if p == 0:
+            return start, end
+        if role == "waiting":  # a short stint, then row p+1 is admitted
+            join = start + min(60, span * 0.1)
+            return join, join + min(120, span * 0.1)
+        if role == "admitted":
+            waited = self._attendance(meeting, p - 1)[1]
+            return waited, end
+        if any(q < meeting.participants and self.row_role(q) == "rejoin"
+               and self.rejoin_source(q) == p for q in (p + 1, p + 2)):
+            return start + min(30, span * 0.05), start + span * 0.4  # leaves, comes back
+        if role == "rejoin":
+            return start + span * 0.5, end
+        join = start + r.randrange(max(1, int(min(300, meeting.minutes * 30))))
+        if r.random() < 0.8:
+            return join, end
+        return join, end - r.randrange(max(1, int(end - join)))
 
     def qos_participant(self, account: Account, meeting: Meeting, p: int) -> dict:
-        """§4.4: identity fields plus ``user_qos``, one sample per minute attended."""
+        """Identity fields plus ``user_qos``, one sample per minute attended. No
+        ``participant_user_id`` or email: a QoS entry is linked to its session by ``user_id``
+        and to a directory user by ``id``. A waiting-room row has no samples (no media flows
+        there; the sandbox's choice, Zoom does not document it)."""
         base = self.participant(account, meeting, p)
         keep = ("id", "user_id", "user_name", "device", "client", "ip_address", "location",
                 "join_time", "leave_time", "pc_name", "domain", "mac_addr", "harddisk_id",
                 "version", "internal_ip_addresses")
         out = {k: base[k] for k in keep}
         r = rng(meeting.seed, "quality", p)
-        poor = r.random() < 0.15
-        camera = r.random() < 0.7
+        role = self.row_role(p)
+        poor = p % 20 == 5 if role == "room" else r.random() < 0.15
+        camera = r.random() < 0.7 or role == "room"
         sharing = base["share_desktop"]
         join, leave = self._attendance(meeting, p)
         first = int((join - meeting.start) // 60) + 1
         last = int((leave - meeting.start) // 60)
-        out["user_qos"] = [
-            self._qos_sample(meeting, p, minute, poor, camera, sharing)
+        out["user_qos"] = [] if role == "waiting" else [
+            self._qos_sample(meeting, p, minute, poor, camera, sharing, role)
             for minute in range(first, max(first, last) + 1)
         ]
         return out
 
     def _qos_sample(self, meeting: Meeting, p: int, minute: int, poor: bool, camera: bool,
-                    sharing: bool) -> dict:
+                    sharing: bool, role: str = "") -> dict:
         r = rng(meeting.seed, "qos", p, minute)
 
         def stream(video: bool, present: bool = True) -> dict:
-            # §4.4: metric values are strings with units; "-" when Zoom has no measurement.
+            # Metric values are strings with units; "-" when Zoom has no measurement.
             if not present:
                 return {}
             if r.random() < 0.03:
@@ -571,7 +735,20 @@ class World:
             return block
 
         cpu = r.randint(3, 30)
-        return {
+        if role == "room":
+            # A room system through the Cloud Room Connector: its media is measured at the
+            # connector, so only the *_device_{from,to}_crc blocks hold data ("from" is what the
+            # device sent, "to" what it received).
+            return {
+                "date_time": iso(meeting.start + minute * 60),
+                "audio_input": {}, "audio_output": {}, "video_input": {}, "video_output": {},
+                "as_input": {}, "as_output": {},
+                "audio_device_from_crc": stream(False), "audio_device_to_crc": stream(False),
+                "video_device_from_crc": stream(True), "video_device_to_crc": stream(True),
+                "as_device_from_crc": stream(True, sharing),
+                "as_device_to_crc": stream(True, sharing),
+            }
+        sample = {
             "date_time": iso(meeting.start + minute * 60),
             "audio_input": stream(False), "audio_output": stream(False),
             "video_input": stream(True, camera), "video_output": stream(True),
@@ -583,3 +760,49 @@ class World:
             "wifi_rssi": {"max_rssi": -40, "avg_rssi": -40 - r.randint(5, 30),
                           "min_rssi": -75, "rssi_unit": "dBm"},
         }
+        if role == "member_rwg":
+            # What the *_rwg blocks measure is not documented; Zoom's schema has them, and new
+            # fields such as video_connection_type (2025) arrive without notice.
+            sample.update(
+                audio_device_from_rwg=stream(False), audio_device_to_rwg=stream(False),
+                video_device_from_rwg=stream(True, camera), video_device_to_rwg=stream(True),
+                video_connection_type="UDP", as_connection_type="UDP",
+                cpu_pressure={"level": "nominal"})
+        return sample
+
+    # -- the account overview (Dashboard home) ------------------------------------------------
+
+    CLIENT_VERSIONS = ("6.4.6.62040", "6.3.11.60501", "6.2.5.45210", "5.17.11.34827",
+                       "5.13.0.13815")
+    ROOM_ISSUES = ("Zoom room is offline", "Room Controller disconnected",
+                   "Selected camera is not connected", "Selected microphone is not connected",
+                   "Low bandwidth network")
+
+    def client_versions(self, account: Account) -> list[dict]:
+        r = rng(self.seed, account.tag, "client_versions")
+        return [{"client_version": v, "total_count": r.randint(1, max(1, account.total_users))}
+                for v in self.CLIENT_VERSIONS]
+
+    def zoom_room(self, account: Account, n: int) -> dict:
+        r = rng(self.seed, account.tag, "room", n)
+        status = r.choice(["Available", "Available", "InMeeting", "Offline", "UnderConstruction"])
+        issues = []
+        if status == "Offline":
+            issues.append(self.ROOM_ISSUES[0])
+        issues += [i for i in self.ROOM_ISSUES[1:] if r.random() < 0.2]
+        health = ("critical" if status == "Offline" else "warning" if issues else "normal")
+        location, _dc = LOCATIONS[n % len(LOCATIONS)]
+        return {
+            "id": self._encode(account, "room", n), "room_name": f"Room {n + 1}",
+            "calender_name": f"room{n + 1}@{account.domain}",  # sic: Zoom's field name
+            "email": f"room{n + 1}@{account.domain}", "account_type": "Work Email",
+            "status": status, "device_ip": f"Computer : 10.1.0.{n + 1}",
+            "camera": "Logitech Rally", "microphone": "Logitech Rally Mic Pod",
+            "speaker": "Logitech Rally Speaker",
+            "last_start_time": iso(self.epoch - 3600 * (n + 1)),
+            "location": location, "location_id": long_id(self.seed, account.tag, "loc", n % 4),
+            "health": health, "issues": issues,
+        }
+
+    def rooms(self, account: Account) -> list[dict]:
+        return [self.zoom_room(account, n) for n in range(account.zoom_rooms)]

@@ -1,6 +1,6 @@
 """Helpers for tests anywhere in the project: a running sandbox and a tiny webhook receiver.
 
-    from zoom_integration.sandbox.testing import running_sandbox
+    from zoom_sandbox.testing import running_sandbox
 
     with running_sandbox(users=500) as zoom:
         app = zoom.register_app(redirect_uri="https://t1.example/adminapi/zoom/oauth/authorize",

@@ -1,5 +1,6 @@
 """A small HTML page for people trying the sandbox by hand (make run): buttons that end a
-meeting or webinar, add a user and re-run URL validation for each registered app.
+meeting or webinar, end a meeting without sending the event (a missed meeting, found only by
+reconciling with Zoom's meeting list), add a user and re-run URL validation for each app.
 
 Each button posts a form to /panel/<action>; the action goes through the same `Sandbox`
 methods as the JSON control API, then the browser is sent back to the page.
@@ -12,7 +13,7 @@ from urllib.parse import quote
 
 from .protocol import Request, Response
 
-_ACTIONS = ("meeting", "webinar", "user", "validate")
+_ACTIONS = ("meeting", "silent_meeting", "webinar", "user", "validate")
 
 
 def panel_page(sandbox, req: Request) -> Response:
@@ -31,12 +32,15 @@ def panel_page(sandbox, req: Request) -> Response:
                  'aria-label="participants"> participants, '
                  '<input name="minutes" type="number" value="20" min="1" max="600" '
                  'aria-label="minutes"> minutes '),
+                ("silent_meeting", "End a meeting without sending the event", ""),
                 ("webinar", "End a webinar", ""),
                 ("user", "Add a user", ""),
                 ("validate", "Validate the event endpoint", ""),
             ))
+        kind = html.escape(app.get("scope_kind", ""))
         rows.append(f"<section><h2>App {client_id}</h2><p>Account "
-                    f"{html.escape(app.get('account_id', ''))}; events go to {target}</p>"
+                    f"{html.escape(app.get('account_id', ''))} ({kind} scopes); events go to "
+                    f"{target}</p>"
                     f"{buttons}</section>")
     notice = f'<p class="done">{done}</p>' if done else ""
     return Response.html(f"""<!doctype html><html lang="en"><head><meta charset="utf-8">
@@ -62,6 +66,11 @@ def panel_action(sandbox, req: Request, action: str) -> Response:
                 participants=_bounded(form.get("participants"), 8, 1, 1000),
                 minutes=_bounded(form.get("minutes"), 20, 1, 600))
             message = f"Ended meeting {result['uuid']}; meeting.ended sent."
+        elif action == "silent_meeting":
+            result = sandbox.end_meeting(kind="meeting", client_id=client_id, participants=6,
+                                         minutes=15, send_event=False)
+            message = (f"Ended meeting {result['uuid']} WITHOUT sending meeting.ended; "
+                       "only Zoom's meeting list knows it.")
         elif action == "webinar":
             result = sandbox.end_meeting(kind="webinar", client_id=client_id)
             message = f"Ended webinar {result['uuid']}; webinar.ended sent."

@@ -1,4 +1,4 @@
-"""Zoom's rate limits: per account, per category, per second and per day (zoom-api-reference.md §5).
+"""Zoom's rate limits: per account, per category, per second and per day.
 
 Owns the plan presets, the 429 answers and headers, and the counters a test reads to prove a
 client stayed under the limit: calls, rejections and the most calls seen in any one second.
@@ -17,9 +17,10 @@ from .world import iso
 
 LIGHT, MEDIUM, HEAVY, INTENSIVE = "Light", "Medium", "Heavy", "Resource-intensive"
 CATEGORIES = (LIGHT, MEDIUM, HEAVY, INTENSIVE)
-COMBINED = "Heavy+Resource-intensive"  # §5: one daily cap shared by Heavy and Resource-intensive
+COMBINED = "Heavy+Resource-intensive"  # one daily cap for both
 
-# §5 table. "rate" calls per "window" seconds (Resource-intensive is per minute); None = no cap.
+# Zoom's rate-limit table (developers.zoom.us/docs/api/rest/rate-limits/): "rate" calls per
+# "window" seconds (Resource-intensive is per minute); None = no cap.
 PRESETS: dict[str, dict[str, dict]] = {
     "free": {
         LIGHT: {"rate": 4, "window": 1, "per_day": 6000},
@@ -105,7 +106,7 @@ class RateLimiter:
         headers = {"X-RateLimit-Category": category}
         with self.lock:
             counters = self.counters[(account_id, category)]
-            # Daily first: its own cap, and for Heavy/Resource-intensive the shared one (§5).
+            # Daily first: its own cap, and for Heavy/Resource-intensive the shared one.
             caps = [(category, limit.get("per_day"))]
             if category in (HEAVY, INTENSIVE):
                 caps.append((COMBINED, limits[COMBINED].get("per_day")))
@@ -115,7 +116,7 @@ class RateLimiter:
                     return zoom_error(429, 429, DAILY_MESSAGE, {
                         **headers, "X-RateLimit-Type": "Daily-limit",
                         "X-RateLimit-Limit": str(cap), "X-RateLimit-Remaining": "0",
-                        # §5: an ISO-8601 date-time (next 00:00 UTC), not seconds.
+                        # Zoom sends an ISO-8601 date-time (next 00:00 UTC), not seconds.
                         "Retry-After": _next_midnight(self.clock.now()),
                     }), {}
             window = self.windows[(account_id, category)]
@@ -174,5 +175,5 @@ def _day(ts: float) -> str:
 
 
 def _next_midnight(ts: float) -> str:
-    # §5: counters reset at 00:00 UTC (an inference the reference marks UNCONFIRMED).
+    # Counters reset at 00:00 UTC: inferred from the Retry-After values Zoom sends; not documented.
     return iso((ts // 86400 + 1) * 86400)

@@ -50,10 +50,10 @@ class Response:
 
 
 def zoom_error(status: int, code: int, message: str, headers: dict | None = None) -> Response:
-    """REST errors: ``{"code": <Zoom code>, "message": ...}`` (zoom-api-reference.md §4.1, §5)."""
+    """REST errors: ``{"code": <Zoom code>, "message": ...}``."""
     return Response.json({"code": code, "message": message}, status, headers)
 
 
 def oauth_error(error: str, reason: str, status: int = 400) -> Response:
-    """/oauth/token errors are ``{"reason": ..., "error": ...}``, HTTP 400 (§1.3)."""
+    """/oauth/token errors are ``{"reason": ..., "error": ...}``, HTTP 400."""
     return Response.json({"reason": reason, "error": error}, status)

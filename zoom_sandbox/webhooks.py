@@ -1,8 +1,17 @@
-"""Webhook delivery as Zoom does it (zoom-api-reference.md §2).
+"""Webhook delivery as Zoom does it.
 
 Owns the event envelopes, the byte-exact body, the signature headers, the 3-second timeout, the
 retry schedule, the URL-validation challenge and the delivery log. Deliveries go out with
 ``http.client``; each runs in its own daemon thread so retries never block the server.
+
+Public sources: developers.zoom.us/docs/api/webhooks/ (envelope, signature, URL validation),
+Zoom's blog post "webhook delays" (retries 5, 20 and 60 minutes apart),
+github.com/zoom/webhook-sample
+and github.com/zoom/rivet-javascript (headers, signature check, event types).
+
+Whether a retry carries a fresh ``x-zm-request-timestamp`` is not documented. The sandbox signs
+each attempt afresh by default (``retry_timestamp: "fresh"``); ``"original"`` keeps the first
+attempt's timestamp and signature, the hard case for a receiver with a short window.
 """
 
 from __future__ import annotations
@@ -23,26 +32,31 @@ from urllib.parse import urlsplit
 
 from .world import iso
 
-USER_AGENT = "Zoom Marketplace/1.0a"  # §2.2
-TIMEOUT = 3.0  # §2.1, §2.3: answer within 3 seconds
-RETRY_SCHEDULE = (300, 1200, 3600)  # §2.3: 5, 20, 60 minutes after the previous attempt
-EVENTS = ("meeting.ended", "webinar.ended", "user.created", "user.deleted", "user.updated",
+USER_AGENT = "Zoom Marketplace/1.0a"
+TIMEOUT = 3.0  # an endpoint must answer within 3 seconds
+RETRY_SCHEDULE = (300, 1200, 3600)  # 5, 20, 60 minutes after the previous attempt
+USER_EVENTS = ("user.created", "user.updated", "user.deleted", "user.activated",
+               "user.deactivated", "user.disassociated")
+GROUP_EVENTS = ("group.created", "group.updated", "group.deleted", "group.member_added",
+                "group.member_deleted")
+EVENTS = ("meeting.ended", "webinar.ended", *USER_EVENTS, *GROUP_EVENTS,
           "app_deauthorized", "endpoint.url_validation")
 
 
 def body_bytes(obj: Any) -> bytes:
-    """Compact, non-ASCII unescaped: the bytes Zoom sends (KNOWN-TO-WORK.md, §2.2 "Raw body")."""
+    """Compact, non-ASCII unescaped: the bytes Zoom sends. A receiver must hash them as
+    received; re-serialising breaks on non-ASCII (github.com/Jericho/ZoomNet/issues/349)."""
     return json.dumps(obj, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
 
 
 def signature(secret_token: str, timestamp: str, body: bytes) -> str:
-    """§2.2: ``v0=`` + hex HMAC-SHA256 of ``v0:{timestamp}:{raw body}``, key: the Secret Token."""
+    """``v0=`` + hex HMAC-SHA256 of ``v0:{timestamp}:{raw body}``, key: the Secret Token."""
     message = b"v0:" + timestamp.encode() + b":" + body
     return "v0=" + hmac.new(secret_token.encode(), message, hashlib.sha256).hexdigest()
 
 
 def encrypted_token(secret_token: str, plain_token: str) -> str:
-    """§2.1: hex HMAC-SHA256 of plainToken keyed by the Secret Token."""
+    """URL validation: hex HMAC-SHA256 of plainToken keyed by the Secret Token."""
     return hmac.new(secret_token.encode(), plain_token.encode(), hashlib.sha256).hexdigest()
 
 
@@ -50,19 +64,19 @@ def now_ms() -> int:
     return int(time.time() * 1000)
 
 
-# -- envelopes, §2.4 ----------------------------------------------------------------------------
+# -- envelopes ------------------------------------------------------------------------------------
 
 def envelope(event: str, account_id: str, obj: dict | None = None, **payload: Any) -> dict:
-    """The common envelope: event, event_ts (ms), payload.account_id, payload.object (§2.4)."""
+    """The common envelope: event, event_ts (ms), payload.account_id, payload.object."""
     if event == "app_deauthorized":
-        # §2.4: no object, and event_ts sits inside payload.
+        # No object, and event_ts sits inside payload.
         body = {"account_id": account_id, **payload}
         body.setdefault("event_ts", now_ms())
         body.setdefault("deauthorization_time", iso(time.time())[:-1] + ".000Z")
         body.setdefault("signature", secrets.token_hex(32))
         return {"event": event, "payload": body}
     if event == "endpoint.url_validation":
-        # §2.1: payload is only the plainToken.
+        # The payload is only the plainToken.
         return {"event": event, "event_ts": now_ms(),
                 "payload": {"plainToken": payload.get("plainToken") or secrets.token_urlsafe(16)}}
     return {"event": event, "event_ts": now_ms(),
@@ -91,6 +105,8 @@ class Delivery:
     state: str = "pending"  # pending | delivered | failed
     attempts: list[dict] = field(default_factory=list)
     validation_ok: bool | None = None  # for endpoint.url_validation
+    timestamp: str = ""  # the first attempt's x-zm-request-timestamp (or a fixed, aged one)
+    fixed_timestamp: bool = False  # every attempt signs with ``timestamp``
 
     def public(self) -> dict:
         return {**self.__dict__, "attempts": list(self.attempts)}
@@ -121,16 +137,19 @@ def post(url: str, body: bytes, headers: dict[str, str], timeout: float
 
 
 class Deliverer:
-    def __init__(self, *, retry_factor: float = 1.0, timeout: float = TIMEOUT):
+    def __init__(self, *, retry_factor: float = 1.0, timeout: float = TIMEOUT,
+                 retry_timestamp: str = "fresh"):
         self.retry_factor = retry_factor
         self.timeout = timeout
+        self.retry_timestamp = retry_timestamp
         self.log: list[Delivery] = []
         self.lock = threading.Condition()
         self.stopping = threading.Event()
         self._ids = itertools.count(1)
 
-    def headers(self, target: Target, body: bytes, tracking_id: str) -> dict[str, str]:
-        timestamp = str(int(time.time()))  # §2.2: seconds
+    def headers(self, target: Target, body: bytes, tracking_id: str,
+                timestamp: str = "") -> dict[str, str]:
+        timestamp = timestamp or str(int(time.time()))  # seconds
         headers = {
             "Content-Type": "application/json; charset=utf-8",
             "User-Agent": USER_AGENT,
@@ -140,14 +159,17 @@ class Deliverer:
             "clientid": target.client_id,
         }
         if target.verification_token:
-            headers["authorization"] = target.verification_token  # §2.2 legacy header
+            headers["authorization"] = target.verification_token  # the retired token
         return headers
 
-    def _new(self, target: Target, event: dict, account_id: str) -> Delivery:
+    def _new(self, target: Target, event: dict, account_id: str,
+             timestamp: int | None = None) -> Delivery:
         delivery = Delivery(
             id=next(self._ids), event=event["event"], url=target.url,
             client_id=target.client_id, account_id=account_id,
             tracking_id="v=2.0&s=" + uuid.uuid4().hex, body=body_bytes(event).decode(),
+            timestamp=str(timestamp) if timestamp is not None else "",
+            fixed_timestamp=timestamp is not None,
         )
         with self.lock:
             self.log.append(delivery)
@@ -155,23 +177,31 @@ class Deliverer:
 
     def _attempt(self, delivery: Delivery, target: Target) -> tuple[int | None, bytes]:
         body = delivery.body.encode()
-        # UNCONFIRMED (§2.2, §2.3): whether a retry keeps the timestamp and tracking id. We sign
-        # each attempt afresh (a receiver with a 5-minute window could not accept an 85-minute
-        # retry otherwise) and keep the tracking id.
-        headers = self.headers(target, body, delivery.tracking_id)
+        # Not documented: whether a retry keeps the timestamp and tracking id. The tracking id is
+        # kept; the timestamp follows ``retry_timestamp`` (see the module docstring).
+        if delivery.fixed_timestamp or (self.retry_timestamp == "original"
+                                        and delivery.timestamp):
+            timestamp = delivery.timestamp
+        else:
+            timestamp = str(int(time.time()))
+        delivery.timestamp = delivery.timestamp or timestamp
+        headers = self.headers(target, body, delivery.tracking_id, timestamp)
         started = time.monotonic()
         status, answer, error = post(target.url, body, headers, self.timeout)
         latency = time.monotonic() - started
         if status is not None and latency > self.timeout:
             error = "answered after the timeout"
         with self.lock:
-            delivery.attempts.append({"at": iso(time.time()), "status": status,
+            delivery.attempts.append({"at": iso(time.time()), "timestamp": timestamp,
+                                      "status": status,
                                       "latency_ms": round(latency * 1000, 1), "error": error})
         return (status if not error else None), answer
 
-    def deliver(self, target: Target, event: dict, account_id: str = "") -> Delivery:
-        """Delivers in the background with Zoom's retries; returns the log entry at once."""
-        delivery = self._new(target, event, account_id)
+    def deliver(self, target: Target, event: dict, account_id: str = "",
+                timestamp: int | None = None) -> Delivery:
+        """Delivers in the background with Zoom's retries; returns the log entry at once.
+        ``timestamp`` (epoch seconds) signs every attempt with that time instead of now."""
+        delivery = self._new(target, event, account_id, timestamp)
         threading.Thread(target=self._run, args=(delivery, target), daemon=True,
                          name=f"zoom-sandbox-delivery-{delivery.id}").start()
         return delivery
@@ -181,10 +211,10 @@ class Deliverer:
             if wait and self.stopping.wait(wait * self.retry_factor):
                 break
             status, _ = self._attempt(delivery, target)
-            if status in (200, 204):  # §2.3: success is 200 or 204 within 3 s
+            if status in (200, 204):  # success is 200 or 204 within 3 s
                 self._finish(delivery, "delivered")
                 return
-        self._finish(delivery, "failed")  # §2.3: nothing more after the third retry
+        self._finish(delivery, "failed")  # nothing more after the third retry
 
     def _finish(self, delivery: Delivery, state: str) -> None:
         with self.lock:
@@ -192,7 +222,7 @@ class Deliverer:
             self.lock.notify_all()
 
     def validate(self, target: Target, plain_token: str = "", account_id: str = "") -> Delivery:
-        """§2.1: one challenge, no retries; ok only for 200 + the right encryptedToken."""
+        """One URL-validation challenge, no retries; ok only for 200 + the right encryptedToken."""
         event = envelope("endpoint.url_validation", account_id, plainToken=plain_token)
         delivery = self._new(target, event, account_id)
         status, answer = self._attempt(delivery, target)
@@ -201,11 +231,12 @@ class Deliverer:
         self._finish(delivery, "delivered" if delivery.validation_ok else "failed")
         return delivery
 
-    def send_once(self, target: Target, event: dict, account_id: str = "") -> Delivery:
+    def send_once(self, target: Target, event: dict, account_id: str = "",
+                  timestamp: int | None = None) -> Delivery:
         """One attempt, no retries, in this thread (the ``send`` command)."""
         if event["event"] == "endpoint.url_validation":
             return self.validate(target, event["payload"]["plainToken"], account_id)
-        delivery = self._new(target, event, account_id)
+        delivery = self._new(target, event, account_id, timestamp)
         status, _ = self._attempt(delivery, target)
         self._finish(delivery, "delivered" if status in (200, 204) else "failed")
         return delivery

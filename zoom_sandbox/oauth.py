@@ -1,7 +1,13 @@
-"""OAuth as Zoom runs it for an account-level app (zoom-api-reference.md §1).
+"""OAuth as Zoom runs it for an account-level app.
 
 Owns the registered apps, the consent page, authorization codes, access and refresh tokens
 (rotation, revocation, a new install revoking the old pair) and the per-app token-call counters.
+
+Scopes are fixed when the customer consents: the code, and every token issued from it or
+refreshed from those, carries the scopes the app had at that moment. Changing an app's scopes
+(the control API) therefore takes effect only after the customer authorizes again, as in Zoom.
+Public sources: developers.zoom.us/docs/integrations/oauth/ (the flow, token answer, refresh
+rotation) and devforum.zoom.us threads on refresh races (79405) and lost rotations (10375).
 """
 
 from __future__ import annotations
@@ -40,6 +46,7 @@ class App:
             "event_url": self.spec.event_url,
             "account_id": self.account.id,
             "scopes": self.spec.scopes,
+            "scope_kind": self.spec.scope_kind,
         }
         if secrets_too:
             data.update(client_secret=self.spec.client_secret,
@@ -57,6 +64,7 @@ class Code:
     account_id: str
     user_index: int
     expires: float
+    scopes: str = ""  # what the app held when the customer consented
     used: bool = False
 
 
@@ -67,8 +75,10 @@ class Token:
     account_id: str
     user_index: int
     expires: float
-    install: int  # which authorization issued it; a newer one revokes it (§1.2, 4741)
-    used: bool = False  # refresh tokens are single-use (§1.2)
+    install: int  # which authorization issued it; a newer one revokes it (Zoom's 4741)
+    scopes: str = ""
+    scope_kind: str = ""
+    used: bool = False  # refresh tokens are single-use: each refresh rotates the pair
     revoked: bool = False
 
 
@@ -114,7 +124,7 @@ class OAuth:
     def apps_of(self, account_id: str) -> list[App]:
         return [a for a in self.apps.values() if a.account.id == account_id]
 
-    # -- consent page, §1.1 --------------------------------------------------------------------
+    # -- consent page ----------------------------------------------------------------------------
 
     def _check_authorize(self, params: dict[str, str]) -> tuple[App | None, str]:
         app = self.apps.get(params.get("client_id", ""))
@@ -122,7 +132,7 @@ class OAuth:
             return None, "Invalid client_id."
         if params.get("response_type", "code") != "code":
             return None, "Unsupported response_type."
-        # §1.4: the redirect URL must be on the app's allow list, else 4709.
+        # The redirect URL must be on the app's allow list, else Zoom's 4709.
         if params.get("redirect_uri", "") not in app.spec.redirect_uris:
             return None, "Invalid redirect: the redirect_uri is not registered for this app (4709)."
         if params.get("code_challenge_method", "plain") not in ("plain", "S256"):
@@ -166,17 +176,17 @@ class OAuth:
                     challenge=params.get("code_challenge", ""),
                     method=params.get("code_challenge_method", "plain"),
                     account_id=app.account.id, user_index=0,
-                    expires=self.clock.now() + self.code_ttl,
+                    expires=self.clock.now() + self.code_ttl, scopes=app.spec.scopes,
                 )
             answer["code"] = code
         else:
             answer["error"] = "access_denied"
         if "state" in params:
-            answer["state"] = params["state"]  # §1.1: returned unchanged
+            answer["state"] = params["state"]  # returned unchanged
         separator = "&" if "?" in redirect else "?"
         return Response.redirect(redirect + separator + urlencode(answer))
 
-    # -- token endpoint, §1.1-§1.3 -------------------------------------------------------------
+    # -- token endpoint ----------------------------------------------------------------------------
 
     def token(self, req: Request) -> Response:
         app = self._basic_client(req)
@@ -198,7 +208,7 @@ class OAuth:
         return answer
 
     def _basic_client(self, req: Request) -> App | None:
-        # §1.1: Authorization: Basic base64(client_id:client_secret), *standard* base64.
+        # Authorization: Basic base64(client_id:client_secret), *standard* base64.
         scheme, _, value = req.headers.get("authorization", "").partition(" ")
         if scheme.lower() != "basic":
             return None
@@ -217,40 +227,42 @@ class OAuth:
         with self.lock:
             code = self.codes.get(value)
             if code is None or code.client_id != app.client_id or code.used:
-                # §1.2: reuse answers invalid_request "Invalid authorization code …" (4734).
+                # Reuse answers invalid_request "Invalid authorization code ..." (Zoom's 4734).
                 return oauth_error("invalid_request", f"Invalid authorization code {value}")
             code.used = True  # single use, even when this attempt fails
             if self.clock.now() > code.expires:
-                return oauth_error("invalid_request", "Code is expired")  # §1.2, 4733
+                return oauth_error("invalid_request", "Code is expired")  # Zoom's 4733
             if form.get("redirect_uri", "") != code.redirect_uri:
-                return oauth_error("invalid_request", "Redirect URI mismatch.")  # §1.1, 4709
+                return oauth_error("invalid_request", "Redirect URI mismatch.")  # Zoom's 4709
             if code.challenge and not _pkce_ok(code, form.get("code_verifier", "")):
-                return oauth_error("invalid_grant", "Invalid code_verifier.")  # §1.1 PKCE
+                return oauth_error("invalid_grant", "Invalid code_verifier.")  # PKCE
             key = (app.client_id, code.account_id)
-            self.installs[key] += 1  # §1.2: a new authorization revokes the earlier tokens
-            return self._issue(app, code.account_id, code.user_index, self.installs[key])
+            self.installs[key] += 1  # a new authorization revokes the earlier tokens
+            return self._issue(app, code.account_id, code.user_index, self.installs[key],
+                               code.scopes or app.spec.scopes, app.spec.scope_kind)
 
     def _refresh(self, app: App, form: dict[str, str]) -> Response:
         with self.lock:
             token = self.tokens.get(form.get("refresh_token", ""))
             if (token is None or token.kind != "refresh" or token.client_id != app.client_id
                     or not self._live(token)):
-                # §1.2/§1.3: a spent (rotated), revoked or unknown refresh token.
+                # A spent (rotated), revoked or unknown refresh token.
                 return oauth_error("invalid_grant", "Invalid Token!")
-            token.used = True  # §1.2: rotation, the old refresh token is now invalid
-            return self._issue(app, token.account_id, token.user_index, token.install)
+            token.used = True  # rotation: the old refresh token is now invalid
+            return self._issue(app, token.account_id, token.user_index, token.install,
+                               token.scopes, token.scope_kind)
 
-    def _issue(self, app: App, account_id: str, user_index: int, install: int) -> Response:
+    def _issue(self, app: App, account_id: str, user_index: int, install: int, scopes: str,
+               scope_kind: str) -> Response:
         now = self.clock.now()
         access, refresh = _ident(48), _ident(48)
         self.tokens[access] = Token("access", app.client_id, account_id, user_index,
-                                    now + self.token_ttl, install)
+                                    now + self.token_ttl, install, scopes, scope_kind)
         self.tokens[refresh] = Token("refresh", app.client_id, account_id, user_index,
-                                     now + self.refresh_ttl, install)
-        return Response.json({  # §1.1 token response
+                                     now + self.refresh_ttl, install, scopes, scope_kind)
+        return Response.json({
             "access_token": access, "token_type": "bearer", "refresh_token": refresh,
-            "expires_in": int(self.token_ttl), "scope": app.spec.scopes,
-            "api_url": self.base_url,
+            "expires_in": int(self.token_ttl), "scope": scopes, "api_url": self.base_url,
         })
 
     def _live(self, token: Token) -> bool:
@@ -259,7 +271,7 @@ class OAuth:
                 and self.clock.now() < token.expires)
 
     def revoke(self, req: Request) -> Response:
-        """§1.1: POST /oauth/revoke, Basic auth, form token=<access token>."""
+        """POST /oauth/revoke, Basic auth, form token=<access token>."""
         app = self._basic_client(req)
         if app is None:
             return oauth_error("invalid_client", "Invalid client_id or client_secret")
@@ -277,7 +289,7 @@ class OAuth:
                 if token.client_id == client_id and token.account_id == account_id:
                     token.revoked = True
 
-    # -- bearer tokens on /v2, §1.1 "Sending the access token" --------------------------------
+    # -- bearer tokens on /v2 (header only; Zoom refuses tokens in the query since 2023) ---------
 
     def bearer(self, req: Request) -> tuple[Token | None, Response | None]:
         if "access_token" in req.query:

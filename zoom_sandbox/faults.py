@@ -21,7 +21,7 @@ class FaultSettings:
     error_status: int = 500
     delay: float = 0.0  # seconds added before answering
     delay_next: int = 0  # if > 0, only the next N requests are delayed
-    burst_429_next: int = 0  # the next N requests answer a per-second 429 (§5 shape)
+    burst_429_next: int = 0  # the next N requests answer a per-second 429 (Zoom's shape)
     path_prefix: str = "/v2/"
     seed: int = 0
 

@@ -1,4 +1,4 @@
-"""The command line of ``manage.py zoom_sandbox`` and ``python -m zoom_integration.sandbox``.
+"""The command line of ``manage.py zoom_sandbox`` and ``python -m zoom_sandbox``.
 
     zoom_sandbox [--port P] [--seed N] ...            run the server until Ctrl-C
     zoom_sandbox send EVENT --to URL --secret-token T  deliver one event as Zoom would
@@ -41,13 +41,19 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--plan", choices=("free", "pro", "business"), default=d.plan)
     parser.add_argument("--apps-json", default="",
                         help='[{"client_id":..,"client_secret":..,"secret_token":..,'
-                             '"redirect_uri":..,"event_url":..,"account_id":..}]')
+                             '"redirect_uri":..,"event_url":..,"account_id":..,'
+                             '"scope_kind":"granular"|"classic","scopes":".."}]')
     parser.add_argument("--data-delay", type=float, default=d.data_delay,
                         help="seconds after a meeting ends before dashboard data appears")
     parser.add_argument("--token-ttl", type=float, default=d.token_ttl)
     parser.add_argument("--code-ttl", type=float, default=d.code_ttl)
     parser.add_argument("--retry-factor", type=float, default=d.retry_factor,
                         help="scales the 5/20/60-minute webhook retry schedule")
+    parser.add_argument("--retry-timestamp", choices=("fresh", "original"),
+                        default=d.retry_timestamp,
+                        help="sign each webhook retry with a fresh timestamp, or keep the first")
+    parser.add_argument("--zoom-rooms", type=int, default=d.zoom_rooms,
+                        help="Zoom Rooms per account (Dashboard overview)")
     parser.add_argument("--rate-limits-json", default="",
                         help='e.g. {"Heavy": {"per_second": 2, "per_day": 100}}')
     parser.add_argument("--qps-retry-after", action="store_true",
@@ -74,7 +80,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def _target_arguments(parser: argparse.ArgumentParser) -> None:
-    # Checked by hand, not by argparse, so bad input is one clear line (CONTRACT.md).
+    # Checked by hand, not by argparse, so bad input is one clear line.
     parser.add_argument("--to", default="", help="the portal's event endpoint URL")
     parser.add_argument("--secret-token", default="")
     parser.add_argument("--account-id", default="")
@@ -122,7 +128,7 @@ def _config(options: dict[str, Any]) -> SandboxConfig:
         faults[key] = value
     names = ("host", "port", "seed", "accounts", "users", "groups", "meetings", "webinars",
              "max_participants", "plan", "data_delay", "token_ttl", "code_ttl", "retry_factor",
-             "qps_retry_after", "quiet")
+             "qps_retry_after", "quiet", "retry_timestamp", "zoom_rooms")
     return SandboxConfig(**{k: options[k] for k in names if options.get(k) is not None},
                          apps=apps, rate_limits=limits, faults=faults)
 
@@ -198,7 +204,7 @@ def send(options: dict[str, Any], out: TextIO) -> int:
         ok = bool(delivery.validation_ok)
         detail += ", encryptedToken ok" if ok else ", encryptedToken missing or wrong"
     else:
-        ok = delivery.state == "delivered"  # §2.3: 200 or 204 within 3 s
+        ok = delivery.state == "delivered"  # Zoom: 200 or 204 within 3 s
     print(f"{event} -> {target.url}: {shown} in {attempt['latency_ms']:.0f} ms{detail}",
           file=out)
     return 0 if ok else 1

@@ -1,7 +1,0 @@
-"""``python -m zoom_integration.sandbox``: the same command line as ``manage.py zoom_sandbox``."""
-
-import sys
-
-from .cli import main
-
-sys.exit(main())
