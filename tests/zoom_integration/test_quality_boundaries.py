@@ -24,10 +24,7 @@ EPS = 0.001
 def reference_mos(rtt: float, jitter: float = 0.0, loss: float = 0.0) -> float:
     """The published formula, written out separately from zoom_integration.quality."""
     effective = rtt + 2 * jitter + 10
-    if effective < 160:
-        r = 94.768 - effective / 40
-    else:
-        r = 94.768 - (effective - 120) / 10
+    r = 94.768 - effective / 40 if effective < 160 else 94.768 - (effective - 120) / 10
     r = r - 2.5 * loss
     if r <= 0:
         return 1.0
