@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run manage test lint bench clean-venv
+.PHONY: run manage test lint bench mutate clean-venv
 
 $(STAMP): pyproject.toml requirements.lock
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -32,6 +32,15 @@ lint: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python scripts/check_services.py
 	$(BIN)/python -m bench
+
+## mutate: mutation testing of the critical modules against their fast tests (slow, not in CI);
+## MUTANTS="zoom_integration.quality*" limits it, MUTATE_CHILDREN sets the parallelism
+MUTATE_CHILDREN ?= 1
+MUTANTS ?=
+mutate: $(STAMP)
+	$(BIN)/python scripts/check_services.py
+	$(BIN)/mutmut run --max-children $(MUTATE_CHILDREN) $(MUTANTS)
+	$(BIN)/mutmut results
 
 clean-venv:
 	rm -rf $(VENV)

@@ -18,6 +18,8 @@ first: the mixin only ever narrows them.
 
 from __future__ import annotations
 
+from django.contrib import admin
+from django.contrib.admin.utils import get_fields_from_path
 from django.db.models import QuerySet
 
 from tenants.models import Tenant
@@ -112,6 +114,25 @@ class TenantScopedAdminMixin:
         if not self.tenant_lookup:
             return allowed and _unrestricted(request.user)
         return allowed
+
+    def get_list_filter(self, request):
+        filters = super().get_list_filter(request)
+        if _unrestricted(request.user):
+            return filters
+        # A plain filter on a tenant foreign key lists every tenant by name; offer only the
+        # tenants that own rows this user may see.
+        return [self._tenant_filter_scoped(spec) for spec in filters]
+
+    def _tenant_filter_scoped(self, spec):
+        # A spec is a field path, (field path, filter class), or a SimpleListFilter class.
+        path, filter_class = spec if isinstance(spec, tuple | list) else (spec, None)
+        if not isinstance(path, str) or filter_class not in (None, admin.RelatedFieldListFilter):
+            return spec
+        field = get_fields_from_path(self.model, path)[-1]
+        related = getattr(field, "related_model", None)
+        if related is not None and issubclass(related, Tenant):
+            return (path, admin.RelatedOnlyFieldListFilter)
+        return spec
 
     def formfield_for_foreignkey(self, db_field, request, **kwargs):
         if db_field.related_model is Tenant and not _unrestricted(request.user):
