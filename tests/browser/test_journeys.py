@@ -1,4 +1,4 @@
-"""The three journeys of issue 7 in real headless Chromium against a live server.
+"""The three user journeys in real headless Chromium against a live server.
 
 1. Staff sign in, add a tenant with credentials and a hostname, and copy the three URLs
    (tenant page and setup checklist).

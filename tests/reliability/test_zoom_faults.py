@@ -1,4 +1,4 @@
-"""Zoom misbehaving (issue 9): 429s, 5xx and slow answers delay the work but never lose it or
+"""Zoom misbehaving: 429s, 5xx and slow answers delay the work but never lose it or
 mark a tenant for re-authorization; a refresh answer lost after Zoom rotated the token marks the
 tenant for re-authorization once, with an alert, and no retry loop.
 

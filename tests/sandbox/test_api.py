@@ -1,4 +1,5 @@
-"""REST /v2: users, groups, dashboard; paging, type default, double encoding, delay (§3, §4)."""
+"""REST /v2: users, groups, dashboard; paging, type default, double encoding, delay
+(docs/zoom.md, "Users and groups APIs" and "Dashboard APIs")."""
 
 import re
 import time

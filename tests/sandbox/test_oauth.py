@@ -1,4 +1,7 @@
-"""OAuth: consent page, code exchange, PKCE, refresh rotation, token checks (reference §1)."""
+"""OAuth: consent page, code exchange, PKCE, refresh rotation, token checks.
+
+Zoom's behaviour: docs/zoom.md, "OAuth".
+"""
 
 import base64
 import hashlib
@@ -68,7 +71,8 @@ def test_token_response_shape_and_api_url(connected):
 
 
 def test_basic_auth_must_be_standard_base64():
-    # A secret whose "id:secret" encodes with "+" or "/", where urlsafe_b64encode differs (§1.1).
+    # A secret whose "id:secret" encodes with "+" or "/", where urlsafe_b64encode differs: Zoom
+    # wants standard base64.
     secret = next(s for s in (f"s~?>{i}" for i in range(500))
                   if set("+/") & set(base64.b64encode(f"cid:{s}".encode()).decode()))
     with running_sandbox(apps=[{"client_id": "cid", "client_secret": secret,
@@ -163,7 +167,7 @@ def test_revoke_and_reinstall_end_the_old_tokens(connected):
     sandbox, app, token = connected
     code = sandbox.authorization_code(app["client_id"])
     second = exchange(sandbox, app, code).json()
-    # §1.2: the new authorization revoked the first pair.
+    # A new authorization revokes the earlier pair (Zoom's code 4741).
     stale = token_call(sandbox, app, grant_type="refresh_token",
                        refresh_token=token["refresh_token"])
     assert stale.status_code == 400

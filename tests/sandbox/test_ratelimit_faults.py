@@ -1,4 +1,4 @@
-"""Rate limits (§5) and fault switches."""
+"""Rate limits (docs/zoom.md, "Rate limits") and fault switches."""
 
 import re
 import time
@@ -29,7 +29,7 @@ def test_qps_limit_answers_429_with_zoom_headers(api, connected):
     assert refused.headers["X-RateLimit-Type"] == "QPS"
     assert refused.headers["X-RateLimit-Limit"] == "3"
     assert refused.headers["X-RateLimit-Remaining"] == "0"
-    assert "Retry-After" not in refused.headers  # §5 documents it for daily limits only
+    assert "Retry-After" not in refused.headers  # Zoom documents it for daily limits only
     time.sleep(1.05)
     assert api("/users").status_code == 200
     stats = sandbox.stats()["rate_limits"][app["account_id"]]["Medium"]

@@ -10,7 +10,7 @@ from zoom_integration.models import DeliveryStatus, ZoomWebhookDelivery
 
 def envelope(event: str, obj: dict | None = None, *, account_id: str = "Aq7Zp1",
              event_ts: int = 1717000000123, **payload) -> dict:
-    """Zoom's common envelope (zoom-api-reference.md §2.4)."""
+    """Zoom's common envelope (docs/zoom.md, "Events the portal uses")."""
     return {"event": event, "event_ts": event_ts,
             "payload": {"account_id": account_id, **payload, "object": obj or {}}}
 

@@ -76,7 +76,8 @@ def test_sandbox_events_land_exactly_once_through_outages(live_server, through_b
         tenant.zoom_account_id = app["account_id"]
         tenant.save(update_fields=["zoom_account_id"])
 
-        # URL validation, answered by the portal and checked by the sandbox (§2.1).
+        # URL validation, answered by the portal and checked by the sandbox
+        # (docs/zoom.md, "URL validation").
         assert zoom.validate_url(client_id)["ok"] is True
         assert ZoomConnection.objects.get(tenant=tenant).endpoint_validated_at is not None
 

@@ -1,4 +1,5 @@
-"""POST /zoom/event: checks, signature, storing first, duplicates, answers (CONTRACT.md)."""
+"""POST /zoom/event: checks, signature, storing first, duplicates, answers
+(docs/configuration.md, "HTTP endpoints and status codes")."""
 
 import hashlib
 import hmac
@@ -24,7 +25,8 @@ pytestmark = pytest.mark.django_db
 URL = "/zoom/event"
 
 
-# Independent of the portal's code: zoom-api-reference.md §2.2, built by hand.
+# Independent of the portal's code: Zoom's scheme (docs/zoom.md, "Signature verification"),
+# built by hand.
 def signed_headers(secret_token: str, body: bytes, timestamp: int | str | None = None) -> dict:
     ts = str(int(time.time()) if timestamp is None else timestamp)
     digest = hmac.new(secret_token.encode("utf-8"), b"v0:" + ts.encode() + b":" + body,
@@ -201,7 +203,8 @@ def test_tenant_with_neither_secret_is_refused(csrf_client):
 def test_secret_token_wins_over_legacy_token(csrf_client):
     both = TenantFactory(verification_token="legacyVerificationTok3n")
     body = compact(user_created())
-    # The legacy header alone is not enough once a Secret Token is set (§2.2: treat it as gone).
+    # The legacy header alone is not enough once a Secret Token is set (Zoom retired the
+    # Verification Token: treat it as gone).
     assert post(csrf_client, both, body, {"authorization": "legacyVerificationTok3n"}
                 ).status_code == 401
     assert post(csrf_client, both, body, signed_headers(both.secret_token, body)
@@ -219,7 +222,7 @@ def test_url_validation_answers_and_records_the_time(tenant, csrf_client):
     assert response.json() == {"plainToken": "aZ9fQe0b", "encryptedToken": expected}
     first = ZoomConnection.objects.get(tenant=tenant).endpoint_validated_at
     assert first is not None
-    # Zoom re-validates every 72 hours (§2.1): the time moves, the row stays one.
+    # Zoom re-validates every 72 hours: the time moves, the row stays one.
     response = post(csrf_client, tenant, body, signed_headers(tenant.secret_token, body))
     assert response.status_code == 200
     assert ZoomConnection.objects.get(tenant=tenant).endpoint_validated_at > first
@@ -379,7 +382,8 @@ def test_same_meeting_uuid_with_other_bytes_is_a_duplicate(tenant, csrf_client):
 def test_new_meeting_instance_and_later_user_change_are_new_rows(tenant, csrf_client):
     messages = [
         {"event": "meeting.ended", "payload": {"object": {"uuid": "u1=="}}},
-        {"event": "meeting.ended", "payload": {"object": {"uuid": "u2=="}}},  # rejoin, §2.3
+        # A rejoin ends the meeting again with a new uuid.
+        {"event": "meeting.ended", "payload": {"object": {"uuid": "u2=="}}},
         {"event": "webinar.ended", "payload": {"object": {"uuid": "u1=="}}},
         user_created("Nn4Tt7", event_ts=1),
         user_created("Nn4Tt7", event_ts=2),
