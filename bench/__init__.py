@@ -1,1 +1,1 @@
-"""Benchmarks of the portal's ingest, sync and metrics paths (issue 8); `python -m bench`."""
+"""Benchmarks of the portal's ingest, sync and metrics paths; `python -m bench`."""

@@ -3,8 +3,9 @@
 `Stack` is a context manager that owns every process and database it creates: a throwaway
 PostgreSQL database (dropped at the end), the Redis db of REDIS_URL (flushed), gunicorn with N
 sync workers on a free 127.0.0.1 port, real Celery worker processes, and the Zoom sandbox as a
-subprocess (`manage.py zoom_sandbox`). Each process starts in its own session and is stopped by
-its own process-group id, so nothing else on the machine is touched.
+subprocess (`manage.py zoom_sandbox`). Processes are started and stopped by `devstack` (the
+helper `make run` and the tests share): each in its own session, stopped by its own
+process-group id, so nothing else on the machine is touched.
 
 The bench process itself also runs Django (bench.settings) against the same database, to create
 the tenant, count rows and run in-process measurements.
@@ -17,16 +18,25 @@ import json
 import os
 import platform
 import re
-import signal
-import socket
 import subprocess
 import sys
 import time
 import urllib.error
 import urllib.request
-from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import parse_qs, urlencode, urlsplit, urlunsplit
+
+from devstack import (
+    ManagedProcess,
+    celery_worker_command,
+    free_port,
+    gunicorn_command,
+    start_process,
+    wait_http,
+)
+
+# A process the bench started (devstack's; the name bench modules know).
+Proc = ManagedProcess
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS_DIR = ROOT / "bench" / "results"
@@ -52,12 +62,6 @@ def log(message: str) -> None:
     print(f"[bench {time.strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 def http_json(method: str, url: str, body: dict | None = None, *, timeout: float = 30.0,
               headers: dict | None = None) -> tuple[int, dict]:
     data = json.dumps(body).encode() if body is not None else None
@@ -73,25 +77,6 @@ def http_json(method: str, url: str, body: dict | None = None, *, timeout: float
             return exc.code, json.loads(raw) if raw else {}
         except ValueError:
             return exc.code, {"raw": raw.decode(errors="replace")[:500]}
-
-
-def wait_http(url: str, *, timeout: float = 60.0, process: subprocess.Popen | None = None,
-              host: str | None = None) -> None:
-    deadline = time.monotonic() + timeout
-    last = ""
-    while time.monotonic() < deadline:
-        if process is not None and process.poll() is not None:
-            raise RuntimeError(f"process for {url} exited with status {process.returncode}")
-        try:
-            request = urllib.request.Request(url, headers={"Host": host} if host else {})
-            with urllib.request.urlopen(request, timeout=2):
-                return
-        except urllib.error.HTTPError:
-            return  # it answers
-        except OSError as exc:
-            last = str(exc)
-            time.sleep(0.2)
-    raise RuntimeError(f"{url} did not answer within {timeout:.0f} s ({last})")
 
 
 def with_database(url: str, name: str) -> str:
@@ -234,40 +219,6 @@ def _git_revision() -> str:
         return ""
 
 
-@dataclass
-class Proc:
-    name: str
-    popen: subprocess.Popen
-    log_path: Path
-    url: str = ""
-    extra: dict = field(default_factory=dict)
-
-    @property
-    def pid(self) -> int:
-        return self.popen.pid
-
-    def alive(self) -> bool:
-        return self.popen.poll() is None
-
-    def stop(self, timeout: float = 15.0) -> None:
-        """SIGTERM to this process's own group (it was started in a new session), then KILL."""
-        if self.popen.poll() is not None:
-            return
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(self.popen.pid, signal.SIGTERM)
-        try:
-            self.popen.wait(timeout=timeout)
-        except subprocess.TimeoutExpired:
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(self.popen.pid, signal.SIGKILL)
-            self.popen.wait(timeout=5)
-
-    def log_tail(self, lines: int = 20) -> str:
-        with contextlib.suppress(OSError):
-            return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
-        return ""
-
-
 class Stack(contextlib.AbstractContextManager):
     """Everything one benchmark needs; `close()` stops it all and drops the database."""
 
@@ -407,11 +358,8 @@ class Stack(contextlib.AbstractContextManager):
     # -- processes ----------------------------------------------------------------------------
 
     def _start(self, name: str, args: list[str], *, env: dict | None = None) -> Proc:
-        log_path = LOG_DIR / f"{self.name}-{name}.log"
-        handle = open(log_path, "w")  # noqa: SIM115 - lives as long as the process
-        popen = subprocess.Popen(args, cwd=ROOT, env=env or self.env, stdout=handle,
-                                 stderr=subprocess.STDOUT, start_new_session=True)
-        proc = Proc(name, popen, log_path)
+        proc = start_process(name, args, cwd=ROOT, env=env or self.env,
+                             log_path=LOG_DIR / f"{self.name}-{name}.log")
         self.procs.append(proc)
         return proc
 
@@ -422,11 +370,10 @@ class Stack(contextlib.AbstractContextManager):
     def gunicorn(self, workers: int = 4, *, worker_class: str = "sync", threads: int = 1,
                  wrap: list[str] | None = None) -> Proc:
         port = free_port()
-        args = [str(BIN / "gunicorn"), "nectar_portal.wsgi:application",
-                "--bind", f"127.0.0.1:{port}", "--workers", str(workers),
-                "--worker-class", worker_class, "--threads", str(threads),
-                "--backlog", "2048", "--keep-alive", "5", "--timeout", "60",
-                "--log-level", "warning"]
+        args = gunicorn_command(port=port, workers=workers, extra=[
+            "--worker-class", worker_class, "--threads", str(threads),
+            "--backlog", "2048", "--keep-alive", "5", "--timeout", "60",
+            "--log-level", "warning"])
         proc = self._start(f"gunicorn{workers}", [*(wrap or []), *args])
         proc.url = f"http://127.0.0.1:{port}"
         proc.extra = {"port": port, "workers": workers, "worker_class": worker_class,
@@ -440,13 +387,11 @@ class Stack(contextlib.AbstractContextManager):
         shared rate limiter is really shared between processes, as between machines."""
         started = []
         for index in range(processes):
-            pool = ["-P", "solo"] if concurrency == 1 else ["-P", "prefork", "-c",
-                                                             str(concurrency)]
-            proc = self._start(f"celery{index}", [
-                str(BIN / "celery"), "-A", "nectar_portal", "worker", "-Q", queues, *pool,
-                "-n", f"bench{index}-{os.getpid()}@%h", "-l", "WARNING",
-                "--without-gossip", "--without-mingle", "--without-heartbeat",
-                "--prefetch-multiplier", "1"], env={**self.env, **(env or {})})
+            pool = ("solo", None) if concurrency == 1 else ("prefork", concurrency)
+            proc = self._start(f"celery{index}", celery_worker_command(
+                name=f"bench{index}-{os.getpid()}", queues=queues, pool=pool[0],
+                concurrency=pool[1], loglevel="WARNING", extra=["--prefetch-multiplier", "1"]),
+                env={**self.env, **(env or {})})
             started.append(proc)
         self._wait_celery(started)
         return started

@@ -5,7 +5,7 @@ signed meeting.ended to gunicorn; a real Celery worker processes the delivery an
 dashboard data (ZOOM_METRICS_FETCH_DELAY_SECONDS=0, sandbox data delay 0). The clock runs from
 the bench asking the sandbox to end the meeting until the meeting's row says "done".
 
-Target (issue 6): a 1,000-participant, 60-minute meeting (60,000 QoS samples) fetched and
+Target: a 1,000-participant, 60-minute meeting (60,000 QoS samples) fetched and
 stored within 30 s, with a bounded number of queries per page. Baseline: the same pages fetched
 by a plain requests loop (bench.fetchonly). The same fetch is then repeated in this process
 (`dashboard_metrics_fetch`, which replaces the rows) to count database statements per page

@@ -14,13 +14,16 @@ from urllib.parse import quote
 
 import requests
 
-# The sandbox's business-plan limits per second (zoom-api-reference.md §5).
+# The sandbox's business-plan limits per second (docs/zoom.md, "Rate limits").
 HEAVY_PER_SECOND = 40
 MEDIUM_PER_SECOND = 60
 
 
 def encode_uuid(uuid: str) -> str:
-    """zoom-api-reference.md §4.1: double-encode a UUID starting with "/" or holding "//"."""
+    """Double-encodes a UUID starting with "/" or holding "//".
+
+    docs/zoom.md, "Meeting UUIDs and double encoding".
+    """
     once = quote(uuid, safe="")
     return quote(once, safe="") if uuid.startswith("/") or "//" in uuid else once
 

@@ -31,7 +31,10 @@ GENERATOR_LAG_LIMIT_MS = 20.0
 
 
 def meeting_ended_event(*, account_id: str, meeting_uuid: str, n: int, event_ts: int) -> dict:
-    """A meeting.ended body of Zoom's shape (zoom-api-reference.md §2.4), one meeting per n."""
+    """A meeting.ended body of Zoom's shape, one meeting per n.
+
+    docs/zoom.md, "Events the portal uses".
+    """
     return {
         "event": "meeting.ended",
         "event_ts": event_ts,

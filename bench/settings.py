@@ -18,7 +18,7 @@ CELERY_TASK_ALWAYS_EAGER = env.bool("CELERY_TASK_ALWAYS_EAGER", default=False)
 ZOOM_OAUTH_BASE_URL = env.str("ZOOM_OAUTH_BASE_URL", default="https://zoom.us").rstrip("/")
 ZOOM_API_BASE_URL = env.str("ZOOM_API_BASE_URL", default="https://api.zoom.us/v2").rstrip("/")
 PORTAL_URL_SCHEME = env.str("PORTAL_URL_SCHEME", default="http")
-# Issue 6: the metrics fetch normally waits a few minutes for Zoom's data; the sandbox has none.
+# The metrics fetch normally waits a few minutes for Zoom's data; the sandbox has none.
 ZOOM_METRICS_FETCH_DELAY_SECONDS = env.float("ZOOM_METRICS_FETCH_DELAY_SECONDS", default=0)
 ZOOM_RATE_LIMIT_OVERRIDES = json.loads(env.str("BENCH_RATE_LIMIT_OVERRIDES", default="{}"))
 # Static files are not on any measured path; autorefresh would stat files on every request.

@@ -6,7 +6,7 @@ peak RSS (getrusage) belongs to the sync alone. Database queries are counted wit
 `connection.execute_wrapper` (counting, not storing them, so memory stays honest); list calls
 come from the sandbox's own request counters.
 
-Target (issue 6): exactly the minimum list calls (ceil(n / 300) per status), a bounded number of
+Target: exactly the minimum list calls (ceil(n / 300) per status), a bounded number of
 queries per page, at least 5,000 users a second, flat memory. Baseline: the same pages fetched by
 a plain requests loop (bench.fetchonly), paced to the same per-second limit.
 """

@@ -1,6 +1,6 @@
 """Benchmark 1, webhook ingest: signed meeting.ended deliveries at stepped constant rates.
 
-Target (issue 5): 500 verified deliveries a second sustained, p99 answer under 100 ms, each
+Target: 500 verified deliveries a second sustained, p99 answer under 100 ms, each
 stored exactly once. Baseline: `GET /healthz` under the same generator, same gunicorn, same run:
 what the stack (gunicorn + Django middleware + the generator on the same two cores) costs before
 the receiver does anything.

@@ -1,8 +1,8 @@
 """Zoom's webhook signature, built independently of the portal's receiver and the sandbox.
 
-zoom-api-reference.md §2.2: `x-zm-signature: v0=` + hex HMAC-SHA256(Secret Token,
+docs/zoom.md, "Signature verification": `x-zm-signature: v0=` + hex HMAC-SHA256(Secret Token,
 `v0:{x-zm-request-timestamp}:{raw body}`), timestamp in seconds. Bodies are compact JSON with
-non-ASCII characters unescaped, the shape Zoom sends (KNOWN-TO-WORK.md).
+non-ASCII characters unescaped, the shape Zoom sends (and that Zoom's own SDK re-creates).
 """
 
 from __future__ import annotations

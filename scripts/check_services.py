@@ -1,6 +1,6 @@
 """Before `make test`: say which of PostgreSQL and Redis is unreachable, and how to start it.
 
-With CI=true an unreachable service is a failure, never a silent skip (CONTRACT.md); on a
+With CI=true an unreachable service is a failure, never a silent skip; on a
 developer machine it is a failure too, with the command that fixes it.
 """
 

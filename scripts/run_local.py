@@ -7,7 +7,8 @@ Starts, in order: migrations, a local admin login (password printed once), the Z
 with a demo app, a demo tenant wired to it, then the web server, a Celery worker and beat.
 State that must survive restarts (encryption key, admin password, demo app credentials) lives
 in var/local.json, which is git-ignored. SQLite and the filesystem broker are used unless
-DATABASE_URL / REDIS_URL are set.
+DATABASE_URL / REDIS_URL are set. Readiness waits and teardown are `devstack`'s, shared with the
+tests and the benchmarks; restarting a dead worker or beat is this script's own policy.
 """
 
 from __future__ import annotations
@@ -25,6 +26,9 @@ from pathlib import Path
 from cryptography.fernet import Fernet
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))  # run as a file: devstack/ sits at the top of the repository
+from devstack import process_stop, wait_http  # noqa: E402
+
 VAR = ROOT / "var"
 STATE_FILE = VAR / "local.json"
 PYTHON = sys.executable
@@ -123,15 +127,12 @@ def sandbox_apps_json(state: dict) -> str:
     }])
 
 
-def wait_for(url: str, seconds: float = 60) -> bool:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        try:
-            with urllib.request.urlopen(url, timeout=2):  # noqa: S310 (loopback only)
-                return True
-        except OSError:
-            time.sleep(0.5)
-    return False
+def wait_for(url: str, process: subprocess.Popen, seconds: float = 60) -> bool:
+    try:
+        wait_http(url, timeout=seconds, process=process)
+    except RuntimeError:
+        return False
+    return True
 
 
 def main() -> int:
@@ -151,7 +152,8 @@ def main() -> int:
     demo_tenant(env, state)
 
     commands = {
-        # Zoom's dashboard data takes "a minute or two" (reference §4.5); the demo waits 10 s.
+        # Zoom's dashboard data takes "a minute or two" (docs/zoom.md, "Data delay"); the demo
+        # waits 10 s.
         "sandbox": [PYTHON, "manage.py", "zoom_sandbox", "--port", str(SANDBOX_PORT),
                     "--seed", "1", "--data-delay", "10", "--apps-json", sandbox_apps_json(state)],
         "web": [PYTHON, "manage.py", "runserver", f"0.0.0.0:{WEB_PORT}", "--noreload"],
@@ -173,18 +175,15 @@ def main() -> int:
     def stop(*_):
         for process in processes.values():
             if process.poll() is None:
-                process.terminate()
+                process.terminate()  # all at once, then wait for each
         for process in processes.values():
-            try:
-                process.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                process.kill()
+            process_stop(process)
         sys.exit(0)
 
     signal.signal(signal.SIGINT, stop)
     signal.signal(signal.SIGTERM, stop)
 
-    if wait_for(f"http://127.0.0.1:{WEB_PORT}/healthz"):
+    if wait_for(f"http://127.0.0.1:{WEB_PORT}/healthz", processes["web"]):
         validate_demo_endpoint(state)
         print(f"""
 Nectar portal is running.

@@ -1,21 +1,20 @@
 """A real Celery worker subprocess for integration tests, on this test's database and Redis.
 
 Tests that need the whole pipeline (webhook → worker → Zoom sandbox) start one with
-`celery_worker(...)`; it is always stopped, however the test ends.
+`celery_worker(...)`; it is always stopped, however the test ends. The command line and the
+teardown are `devstack`'s, the helper `make run` and the benchmarks share.
 """
 
 from __future__ import annotations
 
 import os
 import subprocess
-import sys
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
-from pathlib import Path
 
 from django.conf import settings
 
-CELERY = Path(sys.executable).with_name("celery")
+from devstack import celery_worker_command, process_stop
 
 
 def test_database_url() -> str:
@@ -37,19 +36,11 @@ def celery_worker(*, name: str, queues: str,
     # Set by pytest-django's live_server; a worker must not inherit it.
     worker_env.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)
     worker = subprocess.Popen(
-        [str(CELERY), "-A", "nectar_portal", "worker", "-Q", queues, "-P", "solo",
-         "-n", f"{name}@%h", "-l", "warning",
-         "--without-heartbeat", "--without-mingle", "--without-gossip"],
+        celery_worker_command(name=name, queues=queues, pool="solo", loglevel="warning"),
         cwd=settings.BASE_DIR, env=worker_env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     try:
         yield worker
     finally:
-        if worker.poll() is None:
-            worker.terminate()
-            try:
-                worker.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                worker.kill()
-                worker.wait(timeout=5)
+        process_stop(worker)
         if worker.stderr:
             worker.stderr.close()

@@ -2,9 +2,9 @@
 
 The browser tests need `/usr/bin/chromium` and the `playwright` package. When either is
 missing they are skipped with the reason on a developer machine, and FAIL under `CI=true`
-(CONTRACT.md: with CI a missing service is a failure, never a silent skip).
+(with CI a missing service is a failure, never a silent skip: docs/configuration.md, `make test`).
 
-Tenant URLs are host-based (CONTRACT.md), and the URLs a tenant hands out are
+Tenant URLs are host-based (the Host header picks the tenant), and the URLs a tenant hands out are
 `https://<tenant host>/...` with no port. The `tenant_host` fixture makes the browser reach the
 live server for such a host: Playwright intercepts `https://<host>/**` and forwards each request
 to the live server with that `Host` header, so the OAuth redirect URL stays exactly the one the

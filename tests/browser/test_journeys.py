@@ -22,8 +22,13 @@ from django.conf import settings as django_settings
 
 from tests.browser.conftest import ARTIFACTS, PASSWORD, admin_login
 from tests.celery_worker import celery_worker
-from tests.factories import TenantDomainFactory, TenantFactory
-from tests.operator.factories import MeetingFactory, ParticipantFactory, add_samples
+from tests.factories import (
+    MeetingFactory,
+    ParticipantFactory,
+    TenantDomainFactory,
+    TenantFactory,
+    add_samples,
+)
 from zoom_integration.zoom import REQUIRED_SCOPE_NAMES
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]

@@ -18,7 +18,7 @@ ALL_SCOPES = ("meeting:read:admin webinar:read:admin user:read:admin group:read:
 
 def token_body(access="access-new-1", refresh="refresh-new-1", expires_in=3599,
                scope=ALL_SCOPES, **extra):
-    """The §1.1 token response shape."""
+    """The token response shape (docs/zoom.md, "The token endpoint")."""
     return {"access_token": access, "token_type": "bearer", "refresh_token": refresh,
             "expires_in": expires_in, "scope": scope, "api_url": "https://api.zoom.us", **extra}
 

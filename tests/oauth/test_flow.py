@@ -104,7 +104,7 @@ def test_callback_with_state_exchanges_the_code_and_connects(client, tenant):
     response = callback(client, tenant, code=CODE, state=state)
 
     assert response.status_code == 200, response.content
-    # Exactly what the token request sent (§1.1).
+    # Exactly what the token request sent (docs/zoom.md, "The token endpoint").
     (call,) = token_calls()
     expected_basic = base64.b64encode(
         f"{tenant.client_id}:{tenant.client_secret}".encode()).decode()

@@ -55,7 +55,8 @@ def test_a_token_near_expiry_is_refreshed_and_the_rotated_pair_stored(tenant):
     assert (conn.access_token, conn.refresh_token) == ("a2", "r2")
     assert conn.access_token_expires_at > timezone.now() + timedelta(seconds=3500)
     assert conn.last_refreshed_at is not None
-    # The next refresh must send the *new* refresh token (§1.2 rotation).
+    # The next refresh must send the *new* refresh token (Zoom rotates refresh tokens:
+    # docs/zoom.md, "Rotating refresh tokens").
     responses.add(responses.POST, TOKEN_URL, json=token_body(access="a3", refresh="r3"))
     assert oauth.access_token_get(tenant=tenant, rejected_token="a2") == "a3"
     assert parse_qs(refresh_calls()[1].request.body)["refresh_token"] == ["r2"]
@@ -137,7 +138,8 @@ def test_a_tenant_never_connected_needs_authorization(tenant):
 
 @responses.activate
 def test_refresh_inside_a_callers_transaction_is_refused(connected):
-    """The rotated pair must commit at once; a caller's rollback would lose it (§1.2)."""
+    """The rotated pair must commit at once; a caller's rollback would lose it (only the newest
+    refresh token works: docs/zoom.md, "Rotating refresh tokens")."""
     with pytest.raises(RuntimeError), transaction.atomic():
         oauth.access_token_get(tenant=connected, rejected_token="access-old")
     assert len(responses.calls) == 0

@@ -5,15 +5,16 @@ import re
 import pytest
 from django.utils import timezone
 
-from tests.factories import TenantDomainFactory, TenantFactory
-from tests.operator.factories import (
-    DeliveryFactory,
+from tests.factories import (
     MeetingFactory,
     SyncRunFactory,
+    TenantDomainFactory,
+    TenantFactory,
     ZoomConnectionFactory,
     ZoomUserFactory,
+    ZoomWebhookDeliveryFactory,
 )
-from zoom_integration.models import ConnectionState, SyncRun
+from zoom_integration.models import ConnectionState, DeliveryStatus, SyncRun
 from zoom_integration.selectors.checklist import StepState, setup_checklist
 
 pytestmark = pytest.mark.django_db
@@ -88,7 +89,8 @@ def test_states_move_as_data_appears():
     conn.save()
     assert states(tenant)["authorize"] == StepState.DONE
 
-    DeliveryFactory(tenant=tenant, event="user.updated")
+    ZoomWebhookDeliveryFactory(tenant=tenant, event="user.updated",
+                               status=DeliveryStatus.PROCESSED)
     SyncRunFactory(tenant=tenant, status=SyncRun.Status.SUCCEEDED)
     ZoomUserFactory.create_batch(4, tenant=tenant)
     steps = {step.key: step for step in setup_checklist(tenant=tenant)}
@@ -120,7 +122,7 @@ def test_no_hostname_means_no_values_but_a_hint():
 def test_checklist_page_shows_values_with_copy_buttons(staff_client, tenant,
                                                        django_assert_max_num_queries):
     ZoomConnectionFactory(tenant=tenant)
-    DeliveryFactory.create_batch(5, tenant=tenant)
+    ZoomWebhookDeliveryFactory.create_batch(5, tenant=tenant, status=DeliveryStatus.PROCESSED)
     client = staff_client("zoom_integration.view_tenanthealth")
     with django_assert_max_num_queries(16):  # a constant: no query per event or step
         response = client.get(url(tenant))

@@ -5,13 +5,13 @@ import datetime as dt
 import pytest
 from django.utils import timezone
 
-from tests.factories import TenantFactory
-from tests.operator.factories import (
-    DeliveryFactory,
+from tests.factories import (
     MeetingFactory,
     SyncRunFactory,
+    TenantFactory,
     ZoomConnectionFactory,
     ZoomUserFactory,
+    ZoomWebhookDeliveryFactory,
     add_usage,
 )
 from zoom_integration.models import ConnectionState, DeliveryStatus, SyncRun
@@ -86,7 +86,7 @@ def test_statuses_move_as_the_customer_progresses(tenant):
 def test_an_arriving_event_counts_as_validation(tenant):
     ZoomConnectionFactory(tenant=tenant, endpoint_validated_at=None)
     assert code(tenant) == HealthCode.AWAITING_VALIDATION
-    DeliveryFactory(tenant=tenant)
+    ZoomWebhookDeliveryFactory(tenant=tenant, status=DeliveryStatus.PROCESSED)
     assert code(tenant) == HealthCode.HEALTHY
 
 
@@ -95,7 +95,7 @@ def test_errors_when_something_failed_recently(tenant, trouble):
     conn = ZoomConnectionFactory(tenant=tenant)
     assert code(tenant) == HealthCode.HEALTHY
     if trouble == "delivery":
-        DeliveryFactory(tenant=tenant, status=DeliveryStatus.FAILED)
+        ZoomWebhookDeliveryFactory(tenant=tenant, status=DeliveryStatus.FAILED)
         expected = "webhook deliveries failed"
     elif trouble == "sync":
         SyncRunFactory(tenant=tenant, status=SyncRun.Status.FAILED, error="boom 500")
@@ -119,7 +119,7 @@ def test_errors_when_something_failed_recently(tenant, trouble):
 
 def test_old_failures_and_recovered_errors_do_not_count(tenant):
     conn = ZoomConnectionFactory(tenant=tenant)
-    old = DeliveryFactory(tenant=tenant, status=DeliveryStatus.FAILED)
+    old = ZoomWebhookDeliveryFactory(tenant=tenant, status=DeliveryStatus.FAILED)
     type(old).objects.filter(pk=old.pk).update(received_at=timezone.now() - dt.timedelta(days=3))
     conn.last_error, conn.last_error_at = "transient", timezone.now() - dt.timedelta(hours=1)
     conn.last_refreshed_at = timezone.now()
@@ -131,8 +131,9 @@ def test_old_failures_and_recovered_errors_do_not_count(tenant):
 
 def test_overview_annotations(tenant):
     ZoomConnectionFactory(tenant=tenant)
-    DeliveryFactory(tenant=tenant, event="user.created")
-    DeliveryFactory(tenant=tenant, status=DeliveryStatus.FAILED)
+    ZoomWebhookDeliveryFactory(tenant=tenant, event="user.created",
+                               status=DeliveryStatus.PROCESSED)
+    ZoomWebhookDeliveryFactory(tenant=tenant, status=DeliveryStatus.FAILED)
     SyncRunFactory(tenant=tenant)
     ZoomUserFactory.create_batch(3, tenant=tenant)
     ZoomUserFactory(tenant=tenant, deleted_at=timezone.now())
@@ -157,7 +158,7 @@ def test_overview_page_lists_sorts_and_filters(staff_client, django_assert_max_n
     ZoomConnectionFactory(tenant=healthy)
     broken = TenantFactory(name="Broken Co")
     ZoomConnectionFactory(tenant=broken)
-    DeliveryFactory(tenant=broken, status=DeliveryStatus.FAILED)
+    ZoomWebhookDeliveryFactory(tenant=broken, status=DeliveryStatus.FAILED)
     waiting = TenantFactory(name="Waiting Co", client_secret="")
     for _ in range(10):  # more tenants must not mean more queries
         ZoomConnectionFactory(tenant=TenantFactory())

@@ -7,12 +7,12 @@ import xml.etree.ElementTree as ET
 
 import pytest
 
-from tests.factories import TenantFactory
-from tests.operator.factories import (
+from tests.factories import (
     T0,
     MeetingFactory,
     MembershipFactory,
     ParticipantFactory,
+    TenantFactory,
     ZoomGroupFactory,
     ZoomUserFactory,
     add_samples,

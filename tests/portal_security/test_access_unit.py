@@ -17,8 +17,7 @@ from portal_security.access import (
     tenants_visible_to,
 )
 from tenants.models import Tenant
-from tests.factories import TenantFactory
-from tests.operator.factories import MeetingFactory, ParticipantFactory, ZoomGroupFactory
+from tests.factories import MeetingFactory, ParticipantFactory, TenantFactory, ZoomGroupFactory
 from zoom_integration.models import ZoomGroup, ZoomParticipant
 
 pytestmark = pytest.mark.django_db

@@ -30,16 +30,16 @@ from django.utils import timezone
 from portal_security.access import tenant_access_grant
 from portal_security.models import TenantAccess
 from tenants.models import Tenant, TenantDomain
-from tests.factories import TenantFactory
-from tests.operator.factories import (
-    DeliveryFactory,
+from tests.factories import (
     MeetingFactory,
     MembershipFactory,
     ParticipantFactory,
     SyncRunFactory,
+    TenantFactory,
     ZoomConnectionFactory,
     ZoomGroupFactory,
     ZoomUserFactory,
+    ZoomWebhookDeliveryFactory,
     add_samples,
     add_usage,
 )
@@ -132,7 +132,7 @@ def build_world(tenant: Tenant, mark: str) -> dict[type, object]:
         email=f"{mark}-p@cust.example")
     rows[QosSample] = add_samples(participant, minutes=2)[0]
     rows[ApiUsage] = add_usage(tenant, calls=5, category=f"{mark}"[:24])
-    rows[ZoomWebhookDelivery] = DeliveryFactory(
+    rows[ZoomWebhookDelivery] = ZoomWebhookDeliveryFactory(
         tenant=tenant, dedupe_key=f"meeting.ended:{mark}-uuid==", account_id=f"acct{mark}",
         body=json.dumps({"event": "meeting.ended", "payload": {"object": {"uuid": mark}}}),
         last_error=f"{mark} delivery error")

@@ -1,8 +1,9 @@
 """Service instances of the fault tests' own: PostgreSQL, Redis, the portal, Celery workers.
 
 Every instance runs on a free port in a temporary folder, never the machine's shared 5432 or
-6379, and is stopped by its fixture. Their output is kept under test-artifacts/audit/processes
-for the secrets scan.
+6379, and is stopped by its fixture. Ports, waits, command lines and teardown come from
+`devstack`, the helper `make run` and the benchmarks share. Their output is kept under
+test-artifacts/audit/processes for the secrets scan.
 """
 
 from __future__ import annotations
@@ -12,68 +13,35 @@ import json
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable
 from pathlib import Path
 
 import psycopg
 from django.conf import settings
 
+from devstack import (
+    celery_worker_command,
+    free_port,
+    gunicorn_command,
+    port_open,
+    process_stop,
+    wait_until,
+)
+
 from .audit import AUDIT_DIR
 
+__all__ = ["PostgresCluster", "RedisInstance", "Stack", "children_of", "wait_until"]
+
 ROOT = Path(settings.BASE_DIR)
-VENV_BIN = Path(sys.executable).parent
 PROCESS_LOGS = AUDIT_DIR / "processes"
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def wait_until(predicate: Callable[[], object], *, timeout: float, interval: float = 0.1,
-               what: str = "condition", describe: Callable[[], object] | None = None):
-    deadline = time.monotonic() + timeout
-    while True:
-        value = predicate()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            state = f"; last state: {describe()}" if describe else ""
-            raise AssertionError(f"timed out after {timeout} s waiting for {what}{state}")
-        time.sleep(interval)
-
-
-def port_open(port: int) -> bool:
-    try:
-        with socket.create_connection(("127.0.0.1", port), timeout=0.2):
-            return True
-    except OSError:
-        return False
 
 
 def _log_file(name: str):
     PROCESS_LOGS.mkdir(parents=True, exist_ok=True)
     return open(PROCESS_LOGS / f"{name}-{os.getpid()}-{time.time_ns()}.log", "wb")  # noqa: SIM115
-
-
-def _stop(process: subprocess.Popen | None, sig=signal.SIGTERM, timeout=15) -> None:
-    if process is None or process.poll() is not None:
-        return
-    try:
-        os.killpg(process.pid, sig)
-    except ProcessLookupError:
-        return
-    try:
-        process.wait(timeout=timeout)
-    except subprocess.TimeoutExpired:
-        os.killpg(process.pid, signal.SIGKILL)
-        process.wait(timeout=10)
 
 
 class RedisInstance:
@@ -92,7 +60,7 @@ class RedisInstance:
         wait_until(lambda: port_open(self.port), timeout=10, what="redis to listen")
 
     def stop(self) -> None:
-        _stop(self.process, signal.SIGKILL)
+        process_stop(self.process, sig=signal.SIGKILL)
         self.process = None
         wait_until(lambda: not port_open(self.port), timeout=10, what="redis to stop")
 
@@ -217,9 +185,8 @@ class Stack:
     def start_web(self, *, workers: int = 2) -> str:
         port = free_port()
         process = subprocess.Popen(
-            [str(VENV_BIN / "gunicorn"), "nectar_portal.wsgi:application", "-b",
-             f"127.0.0.1:{port}", "-w", str(workers), "--timeout", "30", "--graceful-timeout",
-             "5", "--access-logfile", "-"],
+            gunicorn_command(port=port, workers=workers, extra=[
+                "--timeout", "30", "--graceful-timeout", "5", "--access-logfile", "-"]),
             cwd=ROOT, env=self.env, stdout=_log_file("web"), stderr=subprocess.STDOUT,
             start_new_session=True)
         self.processes.append(process)
@@ -231,9 +198,8 @@ class Stack:
     def start_worker(self, *, name: str, queues: str = "webhooks,default,metrics,sync",
                      concurrency: int = 1) -> subprocess.Popen:
         process = subprocess.Popen(
-            [str(VENV_BIN / "celery"), "-A", "nectar_portal", "worker", "-Q", queues,
-             "-c", str(concurrency), "-P", "prefork", "-n", f"{name}@%h", "--without-gossip",
-             "--without-mingle", "--without-heartbeat", "-l", "INFO"],
+            celery_worker_command(name=name, queues=queues, pool="prefork",
+                                  concurrency=concurrency),
             cwd=ROOT, env=self.env, stdout=_log_file(f"worker-{name}"),
             stderr=subprocess.STDOUT, start_new_session=True)
         self.processes.append(process)
@@ -241,7 +207,7 @@ class Stack:
 
     def stop_all(self) -> None:
         for process in reversed(self.processes):
-            _stop(process)
+            process_stop(process)
         self.processes.clear()
 
 

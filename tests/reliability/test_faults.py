@@ -1,4 +1,4 @@
-"""Fault tests (issue 9): services stop or misbehave, and no event is lost or done twice.
+"""Fault tests: services stop or misbehave, and no event is lost or done twice.
 
 Each runs its own PostgreSQL cluster, Redis, gunicorn and Celery workers (stack.py) on free
 ports, never the machine's shared services, and stops by itself within a few minutes. Figures
@@ -22,7 +22,7 @@ from .zoomsign import signed_headers, user_created
 
 pytestmark = [pytest.mark.fault]
 
-ZOOM_DEADLINE_SECONDS = 3.0  # zoom-api-reference.md §2.3: Zoom waits 3 s for the answer
+ZOOM_DEADLINE_SECONDS = 3.0  # Zoom waits 3 s for the answer (docs/zoom.md, "Delivery and retries")
 WARM_UP = 4
 
 

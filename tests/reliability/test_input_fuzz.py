@@ -1,4 +1,4 @@
-"""Forged and malformed input (issue 9): a property-based fuzzer over POST /zoom/event and the
+"""Forged and malformed input: a property-based fuzzer over POST /zoom/event and the
 OAuth redirect, and tenant isolation.
 
 Properties: never a 5xx; never a stored delivery without a valid signature for the host's

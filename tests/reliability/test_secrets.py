@@ -1,4 +1,4 @@
-"""Secrets in clear (issue 9): none in the database, the logs, admin pages or error reports.
+"""Secrets in clear: none in the database, the logs, admin pages or error reports.
 
 `test_no_secret_in_clear_anywhere` runs last in the session (conftest.py moves it). It scans,
 for every secret and token the suite used (the ledger, audit.py):

@@ -1,4 +1,7 @@
-"""Builds deliveries as Zoom signs them (zoom-api-reference.md §2.2), for the reliability tests."""
+"""Builds deliveries as Zoom signs them, for the reliability tests.
+
+The scheme: docs/zoom.md, "Signature verification".
+"""
 
 from __future__ import annotations
 
@@ -10,7 +13,7 @@ import uuid
 
 
 def compact(obj) -> bytes:
-    # The shape Zoom sends (KNOWN-TO-WORK.md): compact JSON, non-ASCII unescaped.
+    # The shape Zoom sends: compact JSON, non-ASCII unescaped (what Zoom's own SDK re-creates).
     return json.dumps(obj, separators=(",", ":"), ensure_ascii=False).encode()
 
 

@@ -14,8 +14,7 @@ from django.core.management.base import CommandError
 from django.urls import reverse
 from django.utils import timezone
 
-from tests.factories import TenantFactory
-from tests.webhooks.factories import ZoomWebhookDeliveryFactory, envelope
+from tests.factories import TenantFactory, ZoomWebhookDeliveryFactory, envelope
 from zoom_integration.exceptions import RetryLater, ZoomRateLimitedError, ZoomTransientError
 from zoom_integration.models import (
     ConnectionState,

@@ -1,4 +1,4 @@
-"""QoS parsing (property-tested: it never raises) and classification per quality-rules.md."""
+"""QoS parsing (property-tested: it never raises) and classification (docs/quality-rules.md)."""
 
 import math
 

@@ -14,11 +14,11 @@ import time
 
 import pytest
 
-from tests.webhooks.factories import ZoomWebhookDeliveryFactory, envelope
+from tests.factories import ZoomWebhookDeliveryFactory, envelope
 from zoom_integration.metrics import meeting_ended_record
 from zoom_integration.models import DeliveryStatus, ZoomMeeting, ZoomWebhookDelivery
 from zoom_integration.models.metrics import FetchStatus
-from zoom_integration.webhooks import webhook_deliveries_requeue, webhook_delivery_process
+from zoom_integration.webhooks.process import webhook_deliveries_requeue, webhook_delivery_process
 
 pytestmark = pytest.mark.django_db
 
