@@ -21,6 +21,7 @@ from django.utils import timezone
 from tests.factories import TenantFactory
 from zoom_integration import oauth
 from zoom_integration.models import ConnectionState, ZoomConnection
+from zoom_integration.zoom import REQUIRED_SCOPE_NAMES
 
 TOKEN_URL = "https://zoom.us/oauth/token"
 TABLE = ZoomConnection._meta.db_table
@@ -28,7 +29,7 @@ TABLE = ZoomConnection._meta.db_table
 
 def token_body(access, refresh):
     return {"access_token": access, "token_type": "bearer", "refresh_token": refresh,
-            "expires_in": 3599, "scope": " ".join(oauth.REQUIRED_SCOPES),
+            "expires_in": 3599, "scope": " ".join(REQUIRED_SCOPE_NAMES),
             "api_url": "https://api.zoom.us"}
 
 
