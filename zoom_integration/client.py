@@ -23,6 +23,8 @@ from urllib.parse import quote
 import requests
 from django.conf import settings
 
+from observability import hooks as observe
+
 from .exceptions import (
     ZoomAPIError,
     ZoomAuthError,
@@ -179,6 +181,7 @@ class ZoomClient:
                     self.flush_usage()
 
             status = response.status_code
+            observe.zoom_response_observed(tenant=self.tenant, category=category, response=response)
             if status < 400:
                 if status == 204 or not response.content:
                     return {}

@@ -23,6 +23,8 @@ from django.conf import settings
 from django.db import connection, transaction
 from django.utils import timezone
 
+from observability import hooks as observe
+
 from .client import ZoomClient
 from .directory import _dt, _text
 from .exceptions import (
@@ -358,6 +360,7 @@ def _backoff(attempt: int, *, base: float = 60.0, cap: float = 600.0) -> float:
     return min(cap, base * 2 ** max(0, attempt - 1)) * random.uniform(0.8, 1.2)
 
 
+@observe.metrics_fetch_observed
 def metrics_fetch_attempt(*, meeting_id: int) -> dict:
     """One attempt for the metrics task: {"status": ..., "retry_in": seconds or None, ...}.
 

@@ -37,6 +37,7 @@ from django.db import DatabaseError, IntegrityError, InterfaceError, Operational
 from django.db.models import F, Q
 from django.utils import timezone
 
+from observability import hooks as observe
 from tenants.models import Tenant
 
 from .exceptions import ZoomRateLimitedError, ZoomTransientError
@@ -155,6 +156,7 @@ class _Envelope:
     data: dict[str, Any] = field(repr=False)
 
 
+@observe.webhook_receive_observed
 def webhook_receive(*, tenant: Tenant, body: bytes | None, headers: Mapping[str, str],
                     remote_addr: str | None = None) -> WebhookAnswer:
     """Checks, verifies and stores one delivery; `body` None means it was over the size limit.
@@ -604,6 +606,7 @@ def _retry_countdown(attempts: int, exc: BaseException) -> float:
     return countdown
 
 
+@observe.webhook_process_observed
 def webhook_delivery_process(*, delivery_id: int) -> None:
     """Processes one stored delivery at most once at a time, and to completion once.
 
