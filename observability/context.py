@@ -52,14 +52,25 @@ def bound(**values: str | None) -> Iterator[None]:
         unbind(tokens)
 
 
-def current() -> dict[str, str]:
-    """The known fields for a log line now; unknown ones are left out."""
-    values = {name: var.get() for name, var in _FIELDS.items()}
-    request = request_var.get()
-    if request is not None:
-        tenant = getattr(request, "tenant", None)
-        if not values["tenant"] and tenant is not None:
-            values["tenant"] = getattr(tenant, "slug", None)
-        if not values["zoom_tracking_id"]:
-            values["zoom_tracking_id"] = request.META.get("HTTP_X_ZM_TRACKINGID")
+def from_request(request) -> dict[str, str]:
+    """The fields a request object knows: its id (set by the middleware), tenant, Zoom tracking."""
+    tenant = getattr(request, "tenant", None)
+    meta = getattr(request, "META", None) or {}
+    values = {"request_id": getattr(request, "request_id", None),
+              "tenant": getattr(tenant, "slug", None) if tenant is not None else None,
+              "zoom_tracking_id": meta.get("HTTP_X_ZM_TRACKINGID")}
     return {name: str(value) for name, value in values.items() if value}
+
+
+def current(request=None) -> dict[str, str]:
+    """The known fields for a log line now; unknown ones are left out.
+
+    `request`: one a log record carries (Django's request logging writes "Not Found: /x" after
+    the middleware has returned, so the context no longer holds it).
+    """
+    values = {name: str(value) for name, var in _FIELDS.items() if (value := var.get())}
+    request = request if request is not None else request_var.get()
+    if request is not None:
+        for name, value in from_request(request).items():
+            values.setdefault(name, value)
+    return values

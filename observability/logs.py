@@ -42,7 +42,7 @@ class JsonFormatter(logging.Formatter):
             "logger": record.name,
             "message": record.getMessage(),
         }
-        entry.update(context.current())
+        entry.update(context.current(getattr(record, "request", None)))
         for key, value in vars(record).items():
             if key not in _RECORD_ATTRIBUTES and not key.startswith("_") and key not in entry:
                 entry[key] = value

@@ -5,6 +5,7 @@ in which case development stand-ins are used and a warning is printed.
 """
 
 import copy
+import logging
 import sys
 
 from django.core.exceptions import ImproperlyConfigured
@@ -35,6 +36,7 @@ FIELD_ENCRYPTION_KEY = _require("FIELD_ENCRYPTION_KEY", FIELD_ENCRYPTION_KEY) or
 LOGGING = copy.deepcopy(LOGGING)  # noqa: F405  (base's dict stays as it is)
 LOGGING["formatters"]["json"] = {"()": "observability.logs.JsonFormatter"}
 LOGGING["handlers"]["console"]["formatter"] = "json"
+logging.captureWarnings(True)  # Python's warnings too, instead of raw text on stderr
 
 if not DEBUG:
     SECURE_SSL_REDIRECT = env.bool("DJANGO_SECURE_SSL_REDIRECT", default=True)

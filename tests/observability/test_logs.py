@@ -47,6 +47,12 @@ PROBE = textwrap.dedent('''
             log.exception("with a traceback")
 
     task.apply(task_id="task-abc")
+
+    # Django's "Not Found: ..." line is written after the middleware returned.
+    from django.test import Client
+    # (under /static/: no tenant lookup, so no database is needed)
+    Client().get("/static/no-such-file", HTTP_HOST="localhost", HTTP_X_REQUEST_ID="req-404",
+                 secure=True)
     log.info("outside of any request or task")
 ''')
 
@@ -82,6 +88,12 @@ def test_request_lines_carry_request_id_tenant_and_zoom_tracking_id(lines):
     assert entry["level"] == "WARNING"
     assert entry["logger"] == "zoom_integration.probe"
     assert entry["attempt"] == 2  # extra= values are kept, with their type
+
+
+def test_djangos_own_request_lines_carry_the_request_id(lines):
+    entry = by_message(lines, "Not Found: /static/no-such-file")
+    assert entry["request_id"] == "req-404"
+    assert entry["status_code"] == 404
 
 
 def test_task_lines_carry_the_task_id_and_nothing_leaks_between_contexts(lines):
