@@ -3,11 +3,14 @@
 from django.contrib import admin
 from django.urls import include, path
 
+from observability import views as observability_views
+
 from . import health
 
 urlpatterns = [
     path("healthz", health.healthz, name="healthz"),
     path("readyz", health.readyz, name="readyz"),
+    path("metrics", observability_views.metrics, name="metrics"),
     path("admin/", admin.site.urls),
     path("", include("zoom_integration.urls")),
 ]

@@ -48,6 +48,7 @@ def load_state() -> dict:
         "demo_client_secret": lambda: secrets.token_urlsafe(24),
         "demo_secret_token": lambda: secrets.token_urlsafe(16),
         "demo_account_id": lambda: "demoAcct" + secrets.token_hex(4),
+        "metrics_token": lambda: secrets.token_urlsafe(24),
     }
     for key, make in defaults.items():
         if key not in state:
@@ -69,6 +70,9 @@ def portal_env(state: dict) -> dict:
     env.setdefault("ZOOM_API_BASE_URL", f"http://127.0.0.1:{SANDBOX_PORT}/v2")
     env.setdefault("PORTAL_URL_SCHEME", "http")
     env.setdefault("PORTAL_URL_PORT", str(WEB_PORT))
+    # /metrics sums the web server's and the worker's counts through this folder.
+    env.setdefault("PORTAL_METRICS_TOKEN", state["metrics_token"])
+    env.setdefault("PROMETHEUS_MULTIPROC_DIR", str(VAR / "prometheus"))
     env["PYTHONUNBUFFERED"] = "1"
     return env
 
@@ -138,6 +142,7 @@ def wait_for(url: str, process: subprocess.Popen, seconds: float = 60) -> bool:
 def main() -> int:
     state = load_state()
     env = portal_env(state)
+    Path(env["PROMETHEUS_MULTIPROC_DIR"]).mkdir(parents=True, exist_ok=True)
     if sys.argv[1:2] == ["manage"]:
         # `make manage ARGS="zoom_sync demo"`: a command against this local portal, with the
         # keys and sandbox URLs that `make run` uses (they live in var/local.json, not .env).
@@ -146,6 +151,8 @@ def main() -> int:
     broker_dir = VAR / "broker"
     for sub in ("queue", "processed"):
         (broker_dir / sub).mkdir(parents=True, exist_ok=True)
+    for stale in Path(env["PROMETHEUS_MULTIPROC_DIR"]).glob("*.db"):
+        stale.unlink()  # counts of the last run's processes
 
     manage(env, "migrate", "--noinput", "-v", "0")
     ensure_admin(env, state)
@@ -190,6 +197,8 @@ Nectar portal is running.
   Admin:            http://{DEMO_HOST}:{WEB_PORT}/admin/
   Demo customer:    open http://{DEMO_HOST}:{WEB_PORT}/adminapi/zoom/oauth/start to authorize
   Zoom sandbox:     http://127.0.0.1:{SANDBOX_PORT}/  (end a meeting: see README.md)
+  Metrics:          curl -H "Authorization: Bearer {env['PORTAL_METRICS_TOKEN']}" \\
+                      http://127.0.0.1:{WEB_PORT}/metrics   (web and worker; docs/operations.md)
 Ctrl-C stops everything.
 """)
     while True:

@@ -23,6 +23,8 @@ from urllib.parse import quote
 import requests
 from django.conf import settings
 
+from observability import hooks as observe
+
 from .backoff import full_jitter_seconds
 from .exceptions import (
     ZoomAPIError,
@@ -167,6 +169,7 @@ class ZoomClient:
                 continue
 
             status = response.status_code
+            observe.zoom_response_observed(tenant=self.tenant, category=category, response=response)
             if status < 400:
                 if status == 204 or not response.content:
                     return {}

@@ -23,6 +23,8 @@ from django.conf import settings
 from django.db import connection, transaction
 from django.utils import timezone
 
+from observability import hooks as observe
+
 from .backoff import backoff_seconds
 from .client import ZoomClient
 from .exceptions import (
@@ -365,6 +367,7 @@ TRANSIENT_BACKOFF_BASE_SECONDS = 30.0
 FETCH_BACKOFF_MAX_SECONDS = 600.0
 
 
+@observe.metrics_fetch_observed
 def metrics_fetch_attempt(*, meeting_id: int) -> dict:
     """One attempt for the metrics task: {"status": ..., ...}, or `RetryLater` to come back.
 

@@ -43,6 +43,7 @@ from django.utils import timezone
 from django.utils.crypto import constant_time_compare
 from django.views.decorators.debug import sensitive_variables
 
+from observability import hooks as observe
 from tenants.models import Tenant
 from tenants.selectors import tenant_credentials, tenant_zoom_urls
 
@@ -503,6 +504,7 @@ def _refresh(*, tenant: Tenant, rejected_token: str | None, within_seconds: floa
         # timeouts allow. This caller sent nothing to Zoom; retry later.
         raise ZoomTransientError(f"Could not lock the Zoom connection of {tenant.slug}: "
                                  f"{type(exc).__name__}") from None
+    observe.token_refresh_observed(tenant=tenant, failure=failure)
     if failure is not None:
         logger.warning("Token refresh for tenant %s failed: %s", tenant.slug, failure)
         raise failure

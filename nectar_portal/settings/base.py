@@ -232,3 +232,23 @@ PORTAL_ADMIN_OTP = True
 # Error reports hide OAuth codes and state in the URL too (portal_security/reporting.py).
 DEFAULT_EXCEPTION_REPORTER = "portal_security.reporting.PortalExceptionReporter"
 DEFAULT_EXCEPTION_REPORTER_FILTER = "portal_security.reporting.PortalExceptionReporterFilter"
+
+# --- Observability: Prometheus metrics, request ids, worker liveness (docs/operations.md) ------
+INSTALLED_APPS += ["django_prometheus", "observability"]
+# Request ids first, so every answer carries X-Request-ID; django-prometheus' pair around the
+# rest (its "after" half just before axes, whose docs ask for the last place).
+MIDDLEWARE.insert(0, "observability.middleware.RequestIdMiddleware")
+MIDDLEWARE.insert(1, "django_prometheus.middleware.PrometheusBeforeMiddleware")
+MIDDLEWARE.insert(MIDDLEWARE.index("axes.middleware.AxesMiddleware")
+                  if "axes.middleware.AxesMiddleware" in MIDDLEWARE else len(MIDDLEWARE),
+                  "django_prometheus.middleware.PrometheusAfterMiddleware")
+# Query counts and latencies for PostgreSQL (the SQLite of `make run` is left as it is).
+if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
+    DATABASES["default"]["ENGINE"] = "django_prometheus.db.backends.postgresql"
+# Unset: /metrics answers 404.
+PORTAL_METRICS_TOKEN = env.str("PORTAL_METRICS_TOKEN", default="")
+PORTAL_EVENT_SILENCE_SECONDS = env.int("PORTAL_EVENT_SILENCE_SECONDS", default=24 * 60 * 60)
+PORTAL_WORKER_METRICS_PORT = env.int("PORTAL_WORKER_METRICS_PORT", default=0)
+PORTAL_WORKER_METRICS_ADDR = env.str("PORTAL_WORKER_METRICS_ADDR", default="127.0.0.1")
+# Workers log through Django's LOGGING (JSON in production) instead of Celery's own format.
+CELERY_WORKER_HIJACK_ROOT_LOGGER = False

@@ -4,6 +4,8 @@ Refuses to start without DJANGO_SECRET_KEY and FIELD_ENCRYPTION_KEY unless DJANG
 in which case development stand-ins are used and a warning is printed.
 """
 
+import copy
+import logging
 import sys
 
 from django.core.exceptions import ImproperlyConfigured
@@ -29,6 +31,12 @@ def _require(name: str, value):
 
 SECRET_KEY = _require("DJANGO_SECRET_KEY", SECRET_KEY) or _DEBUG_SECRET_KEY
 FIELD_ENCRYPTION_KEY = _require("FIELD_ENCRYPTION_KEY", FIELD_ENCRYPTION_KEY) or [_DEBUG_FIELD_KEY]
+
+# One JSON object per log line (observability/logs.py), for log search by tenant and request.
+LOGGING = copy.deepcopy(LOGGING)  # noqa: F405  (base's dict stays as it is)
+LOGGING["formatters"]["json"] = {"()": "observability.logs.JsonFormatter"}
+LOGGING["handlers"]["console"]["formatter"] = "json"
+logging.captureWarnings(True)  # Python's warnings too, instead of raw text on stderr
 
 if not DEBUG:
     SECURE_SSL_REDIRECT = env.bool("DJANGO_SECURE_SSL_REDIRECT", default=True)

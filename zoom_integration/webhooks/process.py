@@ -19,6 +19,8 @@ from django.db import InterfaceError, OperationalError, transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
+from observability import hooks as observe
+
 from .. import queueing
 from ..backoff import backoff_seconds
 from ..exceptions import RetryLater, ZoomRateLimitedError, ZoomTransientError
@@ -54,6 +56,7 @@ def _retry_countdown(attempts: int, exc: BaseException) -> float:
     return countdown
 
 
+@observe.webhook_process_observed
 def webhook_delivery_process(*, delivery_id: int) -> None:
     """Processes one stored delivery at most once at a time, and to completion once.
 

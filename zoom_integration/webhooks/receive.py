@@ -32,6 +32,7 @@ from django.db import DatabaseError, IntegrityError, transaction
 from django.db.models import F
 from django.utils import timezone
 
+from observability import hooks as observe
 from tenants.models import Tenant
 
 from .. import queueing
@@ -128,6 +129,7 @@ class _Envelope:
     data: dict[str, Any] = field(repr=False)
 
 
+@observe.webhook_receive_observed
 def webhook_receive(*, tenant: Tenant, body: bytes | None, headers: Mapping[str, str],
                     remote_addr: str | None = None) -> WebhookAnswer:
     """Checks, verifies and stores one delivery; `body` None means it was over the size limit.
