@@ -39,6 +39,11 @@ def tenant_get_by_host(*, host: str) -> Tenant | None:
     return domain.tenant if domain else None
 
 
+def tenant_get_by_slug(*, slug: str) -> Tenant | None:
+    """The tenant with this slug (management commands name tenants by slug)."""
+    return Tenant.objects.filter(slug=slug).first()
+
+
 @dataclass(frozen=True)
 class ZoomSetupUrls:
     """The three values the customer types into their Zoom app, plus the link to authorize."""

@@ -6,7 +6,7 @@ import json
 
 from django.core.management.base import BaseCommand, CommandError
 
-from tenants.models import Tenant
+from tenants.selectors import tenant_get_by_slug
 from zoom_integration.exceptions import (
     ReauthorizationRequiredError,
     ZoomDashboardUnavailableError,
@@ -29,7 +29,7 @@ class Command(BaseCommand):
         from zoom_integration.metrics import dashboard_metrics_fetch
         from zoom_integration.models import ZoomMeeting
 
-        tenant = Tenant.objects.filter(slug=slug).first()
+        tenant = tenant_get_by_slug(slug=slug)
         if tenant is None:
             raise CommandError(f"no tenant with slug {slug!r}")
         kind, uuid = ("webinar", webinar) if webinar else ("meeting", meeting)

@@ -7,7 +7,7 @@ drawn when stdout is a terminal; the last line summarises each run.
 
 from django.core.management.base import BaseCommand, CommandError
 
-from tenants.models import Tenant
+from tenants.selectors import tenant_get_by_slug
 from zoom_integration.exceptions import ReauthorizationRequiredError, ZoomError
 from zoom_integration.management.progress import terminal_progress
 
@@ -23,7 +23,7 @@ class Command(BaseCommand):
     def handle(self, *args, slug, users, groups, **options):
         from zoom_integration.directory import SyncAlreadyRunningError, zoom_directory_sync
 
-        tenant = Tenant.objects.filter(slug=slug).first()
+        tenant = tenant_get_by_slug(slug=slug)
         if tenant is None:
             raise CommandError(f"no tenant with slug {slug!r}")
         if not users and not groups:
