@@ -159,8 +159,8 @@ def main() -> int:
     demo_tenant(env, state)
 
     commands = {
-        # Zoom's dashboard data takes "a minute or two" (docs/zoom.md, "Data delay"); the demo
-        # waits 10 s.
+        # Zoom's dashboard data takes "a minute or two" (docs/zoom.md, "Data delay (code
+        # 3001)"); the demo waits 10 s.
         "sandbox": [PYTHON, "manage.py", "zoom_sandbox", "--port", str(SANDBOX_PORT),
                     "--seed", "1", "--data-delay", "10", "--apps-json", sandbox_apps_json(state)],
         "web": [PYTHON, "manage.py", "runserver", f"0.0.0.0:{WEB_PORT}", "--noreload"],
