@@ -1,7 +1,11 @@
-"""Django admin for tenants: hostnames inline, write-only secrets, the URLs to hand to Zoom.
+"""The tenant side of the Tenant admin: hostnames inline, write-only secrets, Zoom setup URLs.
 
-zoom_integration extends this admin (connection state, actions) by subclassing `TenantAdmin`;
-this module imports nothing from zoom_integration.
+`TenantAdmin` is a base class, not registered here: the one registered Tenant admin is
+composed in zoom_integration/admin/tenant.py (this base, the Zoom connection, staff grants).
+This module imports nothing from zoom_integration.
+
+Secrets are write-only. Staff who may not change a tenant get no secret inputs at all: Django
+would render a read-only form's fields as text, which for a secret is the secret itself.
 """
 
 from django.contrib import admin, messages
@@ -30,8 +34,14 @@ def copyable(value: str | None):
         value, value)
 
 
+#: Form fields that carry or change a secret: never shown to those who may only view.
+SECRET_INPUTS = (*SECRET_FIELDS, *(f"clear_{name}" for name in SECRET_FIELDS))
+
+
 class TenantAdmin(admin.ModelAdmin):
     form = TenantAdminForm
+    #: Fields shown only to users who may change the tenant (buttons that act, secret inputs).
+    change_only_fields: tuple[str, ...] = SECRET_INPUTS
     inlines = [TenantDomainInline]
     list_display = ("name", "slug", "is_active", "primary_host", "credentials_state")
     list_filter = ("is_active", "zoom_plan")
@@ -90,6 +100,16 @@ class TenantAdmin(admin.ModelAdmin):
     def get_queryset(self, request):
         return super().get_queryset(request).prefetch_related("domains")
 
+    def get_fieldsets(self, request, obj=None):
+        fieldsets = super().get_fieldsets(request, obj)
+        if obj is None or self.has_change_permission(request, obj):
+            return fieldsets
+        # View only: what remains is rendered as text, so it must hold no secret.
+        hidden = set(self.change_only_fields)
+        return [(title, {**options,
+                         "fields": tuple(f for f in options["fields"] if f not in hidden)})
+                for title, options in fieldsets]
+
     def change_view(self, request, object_id, form_url="", extra_context=None):
         tenant = self.get_object(request, object_id)
         if request.method == "GET" and tenant is not None and not (
@@ -97,6 +117,3 @@ class TenantAdmin(admin.ModelAdmin):
             messages.warning(request, "No Secret Token is set: every webhook from Zoom for this "
                                       "customer is refused (401) until you enter it.")
         return super().change_view(request, object_id, form_url, extra_context)
-
-
-admin.site.register(Tenant, TenantAdmin)

@@ -1,9 +1,13 @@
-"""Tenant admin, Zoom side: connection state, the customer's link, "Test connection", "Revoke".
+"""The Tenant admin, composed and registered here, in one place.
 
-Subclasses `tenants.admin.TenantAdmin` (tenants/ imports nothing from here) and re-registers
-Tenant with it. Nothing here shows a token: only state, account, scopes and times. Both actions
-exist as changelist actions (several tenants at once) and as buttons on the change page; the
-buttons post the change form (so its CSRF token) to small admin views.
+    ZoomTenantAdmin = TenantScopedAdminMixin   (portal_security: per-tenant staff grants)
+                    + TenantAdmin              (tenants: hostnames, write-only secrets, URLs)
+                    + the Zoom connection      (this module: state, customer link, actions)
+                    + TenantAccessInline       (portal_security: superusers grant access)
+
+Nothing here shows a token: only state, account, scopes and times. Test connection, Revoke and
+Sync now exist as changelist actions (several tenants at once) and as buttons on the change
+page; every one of them acts only on tenants the user may change.
 """
 
 from __future__ import annotations
@@ -15,7 +19,7 @@ from django.http import Http404, HttpResponseNotAllowed, HttpResponseRedirect
 from django.urls import path, reverse
 from django.utils.html import format_html, format_html_join
 
-from portal_security.access import TenantScopedAdminMixin
+from portal_security.access import TenantScopedAdminMixin, tenant_write_action
 from portal_security.admin import TenantAccessInline
 from tenants.admin import TenantAdmin, copyable
 from tenants.models import Tenant
@@ -55,7 +59,8 @@ class ZoomTenantAdmin(TenantScopedAdminMixin, TenantAdmin):
         }),
     )
     actions = ["test_zoom_connection", "revoke_zoom_connection", sync_now]
-    # Superusers grant staff access to this tenant from its own page (issue 9).
+    change_only_fields = (*TenantAdmin.change_only_fields, "zoom_connection_buttons")
+    # Superusers grant staff access to this tenant from its own page.
     inlines = [*TenantAdmin.inlines, TenantAccessInline]
 
     def get_queryset(self, request):
@@ -159,11 +164,13 @@ class ZoomTenantAdmin(TenantScopedAdminMixin, TenantAdmin):
             self.message_user(request, f"{tenant}: Zoom authorization revoked and tokens "
                               "deleted.", messages.SUCCESS)
 
+    @tenant_write_action
     @admin.action(description="Test Zoom connection", permissions=["change"])
     def test_zoom_connection(self, request, queryset):
         for tenant in queryset:
             self._test_one(request, tenant)
 
+    @tenant_write_action
     @admin.action(description="Revoke Zoom authorization", permissions=["change"])
     def revoke_zoom_connection(self, request, queryset):
         for tenant in queryset:
@@ -199,5 +206,4 @@ class ZoomTenantAdmin(TenantScopedAdminMixin, TenantAdmin):
         return self._button(request, object_id, self._revoke_one)
 
 
-admin.site.unregister(Tenant)
 admin.site.register(Tenant, ZoomTenantAdmin)
