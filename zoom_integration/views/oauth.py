@@ -35,6 +35,10 @@ def _no_referrer(response):
 @never_cache
 @tenant_required
 def oauth_start(request):
+    if not request.user.is_authenticated:
+        # The session exists only to carry this state: let it expire with it, so the hourly
+        # clean-up (portal_security/tasks.py) removes each anonymous visitor's row.
+        request.session.set_expiry(oauth.STATE_TTL_SECONDS)
     try:
         url = oauth.authorization_start(tenant=request.tenant, session=request.session)
     except OAuthFlowError as exc:
