@@ -73,6 +73,7 @@ def test_probes_answer_on_any_host():
 
 
 def test_an_open_host_check_without_the_middleware_first_stops_start_up(settings):
-    settings.MIDDLEWARE = [m for m in settings.MIDDLEWARE if not m.endswith("HostValidationMiddleware")]
+    settings.MIDDLEWARE = [m for m in settings.MIDDLEWARE
+                           if not m.endswith("HostValidationMiddleware")]
     errors = [e.id for e in run_checks(tags=["security"])]
     assert "portal_security.E001" in errors
