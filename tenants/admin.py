@@ -60,7 +60,8 @@ class TenantAdmin(admin.ModelAdmin):
                        "installation_url", "stored_secrets"),
             "description": "Secrets are write-only: type a new value to replace one.",
         }),
-        ("Zoom account", {"fields": ("zoom_account_id", "created_at", "updated_at")}),
+        ("Zoom account", {"fields": ("expected_zoom_account_id", "zoom_account_id",
+                                     "created_at", "updated_at")}),
     )
 
     class Media:

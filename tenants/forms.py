@@ -26,7 +26,7 @@ class TenantAdminForm(forms.ModelForm):
         model = Tenant
         fields = ("name", "slug", "is_active", "zoom_plan", "sync_interval_hours", "notes",
                   "client_id", "client_secret", "secret_token", "verification_token",
-                  "installation_url")
+                  "installation_url", "expected_zoom_account_id")
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)

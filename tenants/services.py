@@ -16,6 +16,9 @@ from .validators import validate_installation_url
 
 SECRET_KEYS = ("client_id", "client_secret", "secret_token", "verification_token",
                "installation_url")
+#: Keys of tenant_upsert's stdin JSON that are not secrets, and the fields they set.
+PLAIN_KEYS = {"zoom_account_id": "expected_zoom_account_id"}
+CREDENTIAL_KEYS = (*SECRET_KEYS, *PLAIN_KEYS)
 
 
 def tenant_full_clean(*, tenant: Tenant) -> None:
@@ -41,14 +44,15 @@ def tenant_upsert(
 ) -> tuple[Tenant, bool]:
     """Create or update a tenant; all-or-nothing. Returns (tenant, created).
 
-    `credentials` holds any of SECRET_KEYS; absent keys keep their stored values.
+    `credentials` holds any of CREDENTIAL_KEYS (`zoom_account_id` is the account staff expect,
+    not a secret); absent keys keep their stored values.
     Domains are added (never removed here); the primary and webhook flags move as asked.
     """
     credentials = dict(credentials or {})
-    unknown = sorted(set(credentials) - set(SECRET_KEYS))
+    unknown = sorted(set(credentials) - set(CREDENTIAL_KEYS))
     if unknown:
         raise ValidationError(f"unknown credential key(s): {', '.join(unknown)}; "
-                              f"expected some of {', '.join(SECRET_KEYS)}")
+                              f"expected some of {', '.join(CREDENTIAL_KEYS)}")
     for key, value in credentials.items():
         if not isinstance(value, str):
             raise ValidationError(f"credential '{key}' must be a string")
@@ -60,7 +64,7 @@ def tenant_upsert(
     elif name:
         tenant.name = name
     for key, value in credentials.items():
-        setattr(tenant, key, value.strip())
+        setattr(tenant, PLAIN_KEYS.get(key, key), value.strip())
     tenant_full_clean(tenant=tenant)
     tenant.save()
 

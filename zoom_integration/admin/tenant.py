@@ -58,7 +58,8 @@ class ZoomTenantAdmin(TenantScopedAdminMixin, TenantAdmin):
                            "page for their app and brings them back here.",
         }),
     )
-    actions = ["test_zoom_connection", "revoke_zoom_connection", sync_now]
+    actions = ["test_zoom_connection", "revoke_zoom_connection", sync_now,
+               "forget_zoom_account"]
     change_only_fields = (*TenantAdmin.change_only_fields, "zoom_connection_buttons")
     # Superusers grant staff access to this tenant from its own page.
     inlines = [*TenantAdmin.inlines, TenantAccessInline]
@@ -175,6 +176,25 @@ class ZoomTenantAdmin(TenantScopedAdminMixin, TenantAdmin):
     def revoke_zoom_connection(self, request, queryset):
         for tenant in queryset:
             self._revoke_one(request, tenant)
+
+    def has_forget_permission(self, request):
+        # Re-binding a customer to another Zoom account is a superuser's decision.
+        return request.user.is_active and request.user.is_superuser
+
+    @admin.action(description="Disconnect and forget the Zoom account", permissions=["forget"])
+    def forget_zoom_account(self, request, queryset):
+        for tenant in queryset:
+            account = tenant.zoom_account_id or "none"
+            try:
+                oauth.connection_forget(tenant=tenant)
+            except ZoomAPIError as exc:
+                note = f" Zoom did not confirm the revocation ({exc})."
+            else:
+                note = ""
+            self.log_change(request, tenant, f"Disconnected from Zoom and forgot Zoom account "
+                                             f"{account}; another account can now be connected.")
+            self.message_user(request, f"{tenant}: disconnected; Zoom account {account} "
+                              f"forgotten.{note}", messages.WARNING if note else messages.SUCCESS)
 
     # --- change-page buttons ------------------------------------------------------------------
 

@@ -2,7 +2,8 @@
 
 Status codes of the error page (never 500; CONTRACT.md asks 4xx for the authorize endpoint):
 400 bad, unknown, expired, reused or foreign `state`, missing `code`, or Zoom refused the code;
-403 the customer declined (`error=access_denied`); 409 the portal is not set up for this tenant
+403 the customer declined (`error=access_denied`) or signed in to a Zoom account other than the
+one staff expect for this tenant; 409 the portal is not set up for this tenant
 (no Client ID/Secret or hostname) or the Zoom account differs from the connected one;
 424 (Failed Dependency) Zoom unreachable, too slow or answering 5xx.
 """
