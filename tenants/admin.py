@@ -11,9 +11,10 @@ would render a read-only form's fields as text, which for a secret is the secret
 from django.contrib import admin, messages
 from django.utils.html import format_html, format_html_join
 
+from .fields import UNDECRYPTABLE_HINT
 from .forms import SECRET_FIELDS, TenantAdminForm, TenantDomainForm, TenantDomainInlineFormSet
 from .models import Tenant, TenantDomain
-from .selectors import secret_hint, tenant_zoom_urls
+from .selectors import secret_hint, tenant_undecryptable_secrets, tenant_zoom_urls
 
 
 class TenantDomainInline(admin.TabularInline):
@@ -73,6 +74,9 @@ class TenantAdmin(admin.ModelAdmin):
 
     @admin.display(description="Credentials")
     def credentials_state(self, tenant):
+        unreadable = tenant_undecryptable_secrets(tenant=tenant)
+        if unreadable:
+            return f"{', '.join(unreadable)} {UNDECRYPTABLE_HINT}"
         missing = [label for label, value in (("Client ID", tenant.client_id),
                                               ("Client Secret", tenant.client_secret),
                                               ("Secret Token", tenant.secret_token
@@ -113,7 +117,12 @@ class TenantAdmin(admin.ModelAdmin):
 
     def change_view(self, request, object_id, form_url="", extra_context=None):
         tenant = self.get_object(request, object_id)
-        if request.method == "GET" and tenant is not None and not (
+        unreadable = tenant_undecryptable_secrets(tenant=tenant) if tenant is not None else []
+        if request.method == "GET" and unreadable:
+            messages.error(request, f"{', '.join(unreadable)}: {UNDECRYPTABLE_HINT} "
+                                    "(or add the key it was encrypted with to "
+                                    "FIELD_ENCRYPTION_KEY).")
+        elif request.method == "GET" and tenant is not None and not (
                 tenant.secret_token or tenant.verification_token):
             messages.warning(request, "No Secret Token is set: every webhook from Zoom for this "
                                       "customer is refused (401) until you enter it.")

@@ -3,9 +3,10 @@
 from django import forms
 from django.core.exceptions import ValidationError
 
+from .fields import is_undecryptable
 from .models import Tenant, TenantDomain
 from .selectors import secret_hint
-from .services import tenant_full_clean
+from .services import tenant_full_clean, undecryptable_fields
 
 SECRET_FIELDS = ("client_secret", "secret_token", "verification_token")
 
@@ -66,8 +67,17 @@ class TenantAdminForm(forms.ModelForm):
                     self.add_error(name, "Either type a new value or tick 'clear', not both.")
                 cleaned[name] = ""
             elif not cleaned.get(name):
-                cleaned[name] = getattr(self.instance, name, "") if self.instance.pk else ""
+                stored = getattr(self.instance, name, "") if self.instance.pk else ""
+                if is_undecryptable(stored):
+                    cleaned.pop(name, None)  # the instance keeps the stored ciphertext
+                else:
+                    cleaned[name] = stored
         return cleaned
+
+    def _get_validation_exclusions(self):
+        # A stored secret no key decrypts is kept as it is until staff type a new one.
+        return {*super()._get_validation_exclusions(),
+                *undecryptable_fields(tenant=self.instance)}
 
     def _post_clean(self):
         super()._post_clean()

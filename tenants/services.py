@@ -10,7 +10,7 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import connection, models, transaction
 
-from .fields import SecretCharField, SecretTextField, reencrypt
+from .fields import SecretCharField, SecretTextField, is_undecryptable, reencrypt
 from .models import Tenant, TenantDomain
 from .validators import validate_installation_url
 
@@ -22,14 +22,22 @@ CREDENTIAL_KEYS = (*SECRET_KEYS, *PLAIN_KEYS)
 
 
 def tenant_full_clean(*, tenant: Tenant) -> None:
-    """Model validation plus the rule that spans fields: the Installation URL's client_id."""
-    tenant.full_clean()
+    """Model validation plus the rule that spans fields: the Installation URL's client_id.
+
+    A secret the configured keys cannot decrypt is left as stored and not validated.
+    """
+    tenant.full_clean(exclude=undecryptable_fields(tenant=tenant))
     try:
         validate_installation_url(tenant.installation_url,
                                   oauth_base_url=settings.ZOOM_OAUTH_BASE_URL,
                                   client_id=tenant.client_id)
     except ValidationError as exc:
         raise ValidationError({"installation_url": exc.messages}) from exc
+
+
+def undecryptable_fields(*, tenant: Tenant) -> list[str]:
+    return [f.name for f in tenant._meta.concrete_fields
+            if isinstance(f, SecretCharField) and is_undecryptable(getattr(tenant, f.name))]
 
 
 @transaction.atomic

@@ -14,6 +14,7 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 
 from tenants.decorators import tenant_required
+from tenants.fields import UndecryptableValueError
 
 from .. import oauth
 from ..exceptions import OAuthFlowError
@@ -23,6 +24,13 @@ def _error_page(request, exc: OAuthFlowError):
     return render(request, "zoom_integration/oauth/error.html",
                   {"tenant": request.tenant, "message": exc.user_message,
                    "status": exc.status}, status=exc.status)
+
+
+def _unreadable_secret() -> OAuthFlowError:
+    # The Client Secret is stored but no configured key decrypts it: a set-up problem on our
+    # side, which staff see on the tenant's page and health.
+    return OAuthFlowError("This portal is not fully set up for your Zoom app yet. Please "
+                          "contact your account manager.", status=409)
 
 
 def _no_referrer(response):
@@ -44,6 +52,8 @@ def oauth_start(request):
         url = oauth.authorization_start(tenant=request.tenant, session=request.session)
     except OAuthFlowError as exc:
         return _error_page(request, exc)
+    except UndecryptableValueError:
+        return _error_page(request, _unreadable_secret())
     return redirect(url)
 
 
@@ -57,5 +67,7 @@ def oauth_authorize(request):
                                               query=request.GET)
     except OAuthFlowError as exc:
         return _no_referrer(_error_page(request, exc))
+    except UndecryptableValueError:
+        return _no_referrer(_error_page(request, _unreadable_secret()))
     return _no_referrer(render(request, "zoom_integration/oauth/success.html",
                                {"tenant": request.tenant, "result": result}))
