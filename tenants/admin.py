@@ -66,7 +66,8 @@ class TenantAdmin(admin.ModelAdmin):
     )
 
     class Media:
-        js = ("portal/copy.js",)
+        js = ("portal/copy.js", "portal/confirm.js")
+        css = {"all": ("portal/operator.css",)}
 
     @admin.display(description="Primary hostname")
     def primary_host(self, tenant):

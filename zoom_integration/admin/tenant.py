@@ -6,8 +6,9 @@
                     + TenantAccessInline       (portal_security: superusers grant access)
 
 Nothing here shows a token: only state, account, scopes and times. Test connection, Revoke and
-Sync now exist as changelist actions (several tenants at once) and as buttons on the change
-page; every one of them acts only on tenants the user may change.
+Sync now exist as changelist actions (several tenants at once) and as object tools on the
+change page (small forms of their own beside History, so they never submit the tenant form);
+every one of them acts only on tenants the user may change, and view-only users get no tools.
 """
 
 from __future__ import annotations
@@ -47,20 +48,18 @@ class ZoomTenantAdmin(TenantScopedAdminMixin, TenantAdmin):
     tenant_lookup = ""  # the rows are tenants
     list_display = (*TenantAdmin.list_display, "zoom_connection_state")
     readonly_fields = (*TenantAdmin.readonly_fields, "zoom_connection_details",
-                       "zoom_customer_link", "zoom_connection_buttons", "zoom_operations")
+                       "zoom_customer_link", "zoom_operations")
     fieldsets = (
         (None, {"fields": ("zoom_operations",)}),
         *TenantAdmin.fieldsets,
         ("Zoom connection (customer authorization)", {
-            "fields": ("zoom_connection_details", "zoom_customer_link",
-                       "zoom_connection_buttons"),
+            "fields": ("zoom_connection_details", "zoom_customer_link"),
             "description": "Send the customer link to the customer: it opens Zoom's consent "
                            "page for their app and brings them back here.",
         }),
     )
     actions = ["test_zoom_connection", "revoke_zoom_connection", sync_now,
                "forget_zoom_account"]
-    change_only_fields = (*TenantAdmin.change_only_fields, "zoom_connection_buttons")
     # Superusers grant staff access to this tenant from its own page.
     inlines = [*TenantAdmin.inlines, TenantAccessInline]
 
@@ -121,19 +120,6 @@ class ZoomTenantAdmin(TenantScopedAdminMixin, TenantAdmin):
     @admin.display(description="Customer link")
     def zoom_customer_link(self, tenant):
         return copyable(tenant_zoom_urls(tenant=tenant).oauth_start_url if tenant.pk else None)
-
-    @admin.display(description="Actions")
-    def zoom_connection_buttons(self, tenant):
-        if not tenant.pk:
-            return "—"
-        test_url = reverse("admin:tenants_tenant_zoom_test", args=[tenant.pk])
-        revoke_url = reverse("admin:tenants_tenant_zoom_revoke", args=[tenant.pk])
-        return format_html(
-            '<button type="submit" class="button" formaction="{}" formnovalidate>'
-            "Test connection</button> "
-            '<button type="submit" class="button" formaction="{}" formnovalidate '
-            "onclick=\"return confirm('Revoke the Zoom authorization and delete the tokens?')\">"
-            "Revoke</button>", test_url, revoke_url)
 
     # --- actions ------------------------------------------------------------------------------
 
@@ -205,6 +191,8 @@ class ZoomTenantAdmin(TenantScopedAdminMixin, TenantAdmin):
                  name="tenants_tenant_zoom_test"),
             path("<path:object_id>/zoom-revoke/", wrap(self.zoom_revoke_view),
                  name="tenants_tenant_zoom_revoke"),
+            path("<path:object_id>/zoom-sync/", wrap(self.zoom_sync_view),
+                 name="tenants_tenant_zoom_sync"),
             *super().get_urls(),
         ]
 
@@ -224,6 +212,35 @@ class ZoomTenantAdmin(TenantScopedAdminMixin, TenantAdmin):
 
     def zoom_revoke_view(self, request, object_id):
         return self._button(request, object_id, self._revoke_one)
+
+    def zoom_sync_view(self, request, object_id):
+        return self._button(request, object_id, self._sync_one)
+
+    def _sync_one(self, request, tenant: Tenant) -> None:
+        from ..directory import tenants_sync_now
+
+        if not tenant.is_active:
+            self.message_user(request, f"{tenant} is inactive: activate it to sync.",
+                              messages.WARNING)
+            return
+        tenants_sync_now(tenants=[tenant])
+        self.message_user(request, f"{tenant}: directory sync queued.", messages.SUCCESS)
+
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        tenant = self.get_object(request, unquote(object_id))
+        actions = []
+        if tenant is not None and self.has_change_permission(request, tenant):
+            pk = tenant.pk
+            actions = [
+                {"label": "Test connection",
+                 "url": reverse("admin:tenants_tenant_zoom_test", args=[pk])},
+                {"label": "Sync users and groups now",
+                 "url": reverse("admin:tenants_tenant_zoom_sync", args=[pk])},
+                {"label": "Revoke", "url": reverse("admin:tenants_tenant_zoom_revoke", args=[pk]),
+                 "confirm": "Revoke the Zoom authorization and delete the tokens?"},
+            ]
+        return super().change_view(request, object_id, form_url,
+                                   {**(extra_context or {}), "zoom_object_actions": actions})
 
 
 admin.site.register(Tenant, ZoomTenantAdmin)
