@@ -98,9 +98,13 @@ class TenantAdmin(admin.ModelAdmin):
 
     @admin.display(description="Stored secrets")
     def stored_secrets(self, tenant):
+        # From the database: after a failed submit `tenant` carries the posted values, which
+        # were not stored.
+        stored = Tenant.objects.filter(pk=tenant.pk).first() if tenant.pk else None
         return format_html_join(
             "", "<div>{}: {}</div>",
-            ((Tenant._meta.get_field(name).verbose_name, secret_hint(getattr(tenant, name)))
+            ((Tenant._meta.get_field(name).verbose_name,
+              secret_hint(getattr(stored, name) if stored else ""))
              for name in SECRET_FIELDS))
 
     def get_queryset(self, request):
@@ -108,13 +112,30 @@ class TenantAdmin(admin.ModelAdmin):
 
     def get_fieldsets(self, request, obj=None):
         fieldsets = super().get_fieldsets(request, obj)
-        if obj is None or self.has_change_permission(request, obj):
+        if obj is None:
+            # Nothing is stored yet: no "clear" boxes, no stored-secrets panel.
+            hidden = {*(f"clear_{name}" for name in SECRET_FIELDS), "stored_secrets"}
+        elif self.has_change_permission(request, obj):
             return fieldsets
-        # View only: what remains is rendered as text, so it must hold no secret.
-        hidden = set(self.change_only_fields)
+        else:
+            # View only: what remains is rendered as text, so it must hold no secret.
+            hidden = set(self.change_only_fields)
         return [(title, {**options,
                          "fields": tuple(f for f in options["fields"] if f not in hidden)})
                 for title, options in fieldsets]
+
+    def render_change_form(self, request, context, add=False, change=False, form_url="",
+                           obj=None):
+        form = context["adminform"].form
+        if request.method == "POST" and form.is_bound:
+            # Reached only when the submit failed (the form or a hostname). Password inputs
+            # never echo what was typed, so say so next to each secret that was not stored.
+            for name in SECRET_FIELDS:
+                if name in form.fields and form.data.get(form.add_prefix(name)) \
+                        and name not in form.errors:
+                    form.add_error(name, "Not saved: the form had errors, so this value was "
+                                         "not stored. Paste it again before saving.")
+        return super().render_change_form(request, context, add, change, form_url, obj)
 
     def change_view(self, request, object_id, form_url="", extra_context=None):
         tenant = self.get_object(request, object_id)

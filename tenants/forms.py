@@ -41,8 +41,9 @@ class TenantAdminForm(forms.ModelForm):
                                                attrs={"autocomplete": "new-password"})
             # The form must never carry the secret back to the browser, even as "initial".
             self.initial[name] = ""
-            field.help_text = f"Currently: {secret_hint(stored)}. {field.help_text} " \
-                              "Leave blank to keep it."
+            if self.instance.pk:
+                field.help_text = f"Currently: {secret_hint(stored)}. {field.help_text} " \
+                                  "Leave blank to keep it."
 
     def has_changed(self):
         return bool(self.changed_data)

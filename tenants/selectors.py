@@ -1,4 +1,4 @@
-"""Reads about tenants: host resolution and the URLs a customer enters in Zoom (CONTRACT.md)."""
+"""Reads about tenants: host resolution and the URLs a customer enters in Zoom."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from django.conf import settings
 from .fields import UNDECRYPTABLE_HINT, is_undecryptable
 from .models import Tenant, TenantDomain
 
-# Fixed by CONTRACT.md; the zoom_integration URLconf serves them.
+# Published to customers and Zoom, so fixed; the zoom_integration URLconf serves them.
 OAUTH_REDIRECT_PATH = "/adminapi/zoom/oauth/authorize"
 OAUTH_START_PATH = "/adminapi/zoom/oauth/start"
 WEBHOOK_PATH = "/zoom/event"
@@ -71,7 +71,8 @@ def _domains(tenant: Tenant) -> tuple[str | None, str | None]:
 def tenant_zoom_urls(*, tenant: Tenant) -> ZoomSetupUrls:
     primary, webhook = _domains(tenant)
     scheme = settings.PORTAL_URL_SCHEME
-    # CONTRACT.md: scheme://host exactly; a port only where one is configured (make run).
+    # scheme://host exactly, as customers enter it in Zoom; a port only where one is
+    # configured (make run).
     port = f":{settings.PORTAL_URL_PORT}" if settings.PORTAL_URL_PORT else ""
     base = f"{scheme}://{primary}{port}" if primary else None
     event_host = webhook or primary

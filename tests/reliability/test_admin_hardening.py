@@ -1,4 +1,4 @@
-"""Admin hardening (issue 9): login throttling, optional two-factor, per-tenant staff access,
+"""Admin hardening: login throttling, optional two-factor, per-tenant staff access,
 error reports without OAuth secrets, and production settings that pass `check --deploy`."""
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
-"""The customer's OAuth pages on the tenant's host (CONTRACT.md "HTTP"); logic lives in oauth.py.
+"""The customer's OAuth pages on the tenant's host; logic lives in oauth.py.
 
-Status codes of the error page (never 500; CONTRACT.md asks 4xx for the authorize endpoint):
+Status codes of the error page (always 4xx, never 500):
 400 bad, unknown, expired, reused or foreign `state`, missing `code`, or Zoom refused the code;
 403 the customer declined (`error=access_denied`) or signed in to a Zoom account other than the
 one staff expect for this tenant; 409 the portal is not set up for this tenant
