@@ -252,6 +252,8 @@ AXES_RESET_ON_SUCCESS = True
 AXES_RESET_COOL_OFF_ON_FAILURE_DURING_LOCKOUT = False
 AXES_CLIENT_IP_CALLABLE = "portal_security.client_ip.client_ip_address"
 AXES_SENSITIVE_PARAMETERS = ["password", "otp_token", "csrfmiddlewaretoken"]
+# A page in the admin's style saying how long the lock lasts (status 429), not one bare line.
+AXES_LOCKOUT_TEMPLATE = "portal_security/lockout.html"
 # Number of trusted proxies that append to X-Forwarded-For (0: use REMOTE_ADDR).
 PORTAL_TRUSTED_PROXY_COUNT = env.int("DJANGO_TRUSTED_PROXY_COUNT", default=0)
 
