@@ -1,4 +1,4 @@
-"""Root URLs: probes, admin, and the Zoom-facing tenant URLs (CONTRACT.md)."""
+"""Root URLs: probes, admin, and the Zoom-facing tenant URLs."""
 
 from django.contrib import admin
 from django.urls import include, path

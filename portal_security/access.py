@@ -18,7 +18,9 @@ first: the mixin only ever narrows them.
 
 from __future__ import annotations
 
-from django.contrib import admin
+import functools
+
+from django.contrib import admin, messages
 from django.contrib.admin.utils import get_fields_from_path
 from django.db.models import QuerySet
 
@@ -62,6 +64,45 @@ def tenant_access_grant(*, user, tenant: Tenant, can_change: bool = False) -> Te
     access, _ = TenantAccess.objects.update_or_create(
         user=user, tenant=tenant, defaults={"can_change": can_change})
     return access
+
+
+def tenant_write_action(action):
+    """Wrap an admin action that changes something: it runs only on the selected rows whose
+    tenant the user may change; the others are named in a message and left alone.
+
+    Django checks an action's `permissions` once per model, not per row: without this, a
+    view-only grant on one tenant would let its holder act on it.
+    """
+
+    @functools.wraps(action)
+    def checked(modeladmin, request, queryset):
+        if _unrestricted(request.user):
+            return action(modeladmin, request, queryset)
+        lookup = getattr(modeladmin, "tenant_lookup", "tenant")
+        pk_lookup = f"{lookup}__pk" if lookup else "pk"
+        writable = tenant_ids_granted(user=request.user, write=True)
+        refused = queryset.exclude(**{f"{pk_lookup}__in": writable})
+        refused_count = refused.count()
+        if refused_count:
+            names = ", ".join(str(obj) for obj in refused[:10])
+            more = f" and {refused_count - 10} more" if refused_count > 10 else ""
+            modeladmin.message_user(
+                request, f"Not done for {refused_count} selected item(s) you may only view: "
+                f"{names}{more}.", messages.ERROR)
+        allowed = queryset.filter(**{f"{pk_lookup}__in": writable})
+        if refused_count and not allowed.exists():
+            return None
+        return action(modeladmin, request, allowed)
+
+    return checked
+
+
+class VisibleTenantListFilter(admin.RelatedFieldListFilter):
+    """The "By tenant" sidebar filter, listing only the tenants the user may see."""
+
+    def field_choices(self, field, request, model_admin):
+        return [(pk, name) for pk, name in
+                tenants_visible_to(user=request.user).order_by("name").values_list("pk", "name")]
 
 
 class TenantScopedAdminMixin:

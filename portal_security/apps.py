@@ -12,6 +12,8 @@ class PortalSecurityConfig(AppConfig):
         from django.conf import settings
         from django.contrib import admin
 
+        from . import checks  # noqa: F401  (registers the start-up checks)
+
         if getattr(settings, "PORTAL_ADMIN_OTP", True):
             from .otp import ADMIN_LOGIN_TEMPLATE, AdminOTPLoginForm
 

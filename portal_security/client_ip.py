@@ -1,6 +1,6 @@
 """The client address django-axes keys login throttling on (with the username).
 
-Behind the TLS-terminating proxy (CONTRACT.md) REMOTE_ADDR is the proxy: every client would
+Behind the TLS-terminating proxy REMOTE_ADDR is the proxy: every client would
 share one address. With DJANGO_TRUSTED_PROXY_COUNT=N, the address is the N-th entry from the
 right of X-Forwarded-For (the one the outermost trusted proxy appended); entries further left
 are client-supplied and never trusted.

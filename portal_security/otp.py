@@ -1,14 +1,15 @@
-"""Optional two-factor sign-in for staff (django-otp, TOTP devices).
+"""Two-factor sign-in for staff (django-otp, TOTP devices): required for superusers.
 
-Choice: the default `admin.site` keeps working for everyone; a staff user who has a CONFIRMED
-TOTP device must give a code at the admin login, and a session of such a user that was not
-verified by a code (e.g. signed in before the device was added) is signed out of the admin.
-Staff without a device sign in with their password alone. This is django-otp's
-`OTPAdminSite` behaviour, but only for users with a device, and without swapping the admin
-site in nectar_portal/urls.py.
+A staff user who has a CONFIRMED TOTP device must give a code at the admin login, and a
+session of such a user that was not verified by a code (e.g. signed in before the device was
+added) is signed out of the admin. Superusers can change everything, grants included: with
+PORTAL_SUPERUSER_OTP_REQUIRED (on by default when DJANGO_DEBUG is off) they cannot sign in
+without a device at all. Other staff without a device sign in with their password alone. This
+is django-otp's `OTPAdminSite` behaviour, without swapping the admin site in urls.py.
 
 Enrol a user: a superuser adds a "TOTP device" for them in the admin (OTP_TOTP section), hands
-over its QR code, and ticks "confirmed" once the user has typed one valid code.
+over its QR code, and ticks "confirmed" once the user has typed one valid code. The first
+superuser enrols from a shell: `manage.py otp_enrol USERNAME` prints the otpauth:// URI.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from __future__ import annotations
 from urllib.parse import quote
 
 from django import forms
+from django.conf import settings
 from django.contrib.admin.forms import AdminAuthenticationForm
 from django.contrib.auth import logout
 from django.http import HttpResponseRedirect
@@ -26,8 +28,13 @@ from django_otp.forms import OTPAuthenticationFormMixin
 ADMIN_LOGIN_TEMPLATE = "portal_security/admin_login.html"
 
 
+def superuser_needs_otp(user) -> bool:
+    return bool(user.is_superuser and settings.PORTAL_SUPERUSER_OTP_REQUIRED)
+
+
 def user_requires_otp(user) -> bool:
-    return bool(user.is_authenticated and user_has_device(user, confirmed=True))
+    return bool(user.is_authenticated and (superuser_needs_otp(user)
+                                           or user_has_device(user, confirmed=True)))
 
 
 class AdminOTPLoginForm(OTPAuthenticationFormMixin, AdminAuthenticationForm):
@@ -50,6 +57,11 @@ class AdminOTPLoginForm(OTPAuthenticationFormMixin, AdminAuthenticationForm):
         self.cleaned_data = super().clean()
         user = self.get_user()
         if user is not None and user_requires_otp(user):
+            if not user_has_device(user, confirmed=True):
+                raise forms.ValidationError(
+                    "Superusers must sign in with a second factor, and this account has no "
+                    "authenticator set up. Ask another superuser to add one, or run "
+                    "'manage.py otp_enrol <username>' on the server.", code="otp_required")
             self.clean_otp(user)
         return self.cleaned_data
 

@@ -3,7 +3,7 @@
 Django's SafeExceptionReporterFilter hides sensitive settings, POST parameters marked with
 `sensitive_post_parameters`, cookies and META keys named like secrets. It does NOT hide GET
 parameters, the query string, or the full URL in the report header, and the OAuth redirect
-carries `code` and `state` there (zoom-api-reference.md §1). These classes close that gap.
+carries `code` and `state` there (RFC 6749, section 4.1.2). These classes close that gap.
 """
 
 from __future__ import annotations

@@ -163,7 +163,7 @@ def main() -> int:
         # 3001)"); the demo waits 10 s.
         "sandbox": [PYTHON, "manage.py", "zoom_sandbox", "--port", str(SANDBOX_PORT),
                     "--seed", "1", "--data-delay", "10", "--apps-json", sandbox_apps_json(state)],
-        "web": [PYTHON, "manage.py", "runserver", f"0.0.0.0:{WEB_PORT}", "--noreload"],
+        "web": [PYTHON, "manage.py", "runserver", f"127.0.0.1:{WEB_PORT}", "--noreload"],
         "worker": [PYTHON, "-m", "celery", "-A", "nectar_portal", "worker",
                    "-Q", "default,webhooks,sync,metrics", "-c", "2", "-l", "INFO"],
         "beat": [PYTHON, "-m", "celery", "-A", "nectar_portal", "beat", "-l", "INFO"],

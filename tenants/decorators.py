@@ -6,7 +6,7 @@ from django.http import Http404
 
 
 def tenant_required(view):
-    """404 unless the request's host belongs to an active tenant (CONTRACT.md: unknown host)."""
+    """404 unless the request's host belongs to an active tenant."""
 
     @functools.wraps(view)
     def wrapper(request, *args, **kwargs):

@@ -3,9 +3,10 @@
 from django import forms
 from django.core.exceptions import ValidationError
 
+from .fields import is_undecryptable
 from .models import Tenant, TenantDomain
 from .selectors import secret_hint
-from .services import tenant_full_clean
+from .services import tenant_full_clean, undecryptable_fields
 
 SECRET_FIELDS = ("client_secret", "secret_token", "verification_token")
 
@@ -26,7 +27,7 @@ class TenantAdminForm(forms.ModelForm):
         model = Tenant
         fields = ("name", "slug", "is_active", "zoom_plan", "sync_interval_hours", "notes",
                   "client_id", "client_secret", "secret_token", "verification_token",
-                  "installation_url")
+                  "installation_url", "expected_zoom_account_id")
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
@@ -40,8 +41,9 @@ class TenantAdminForm(forms.ModelForm):
                                                attrs={"autocomplete": "new-password"})
             # The form must never carry the secret back to the browser, even as "initial".
             self.initial[name] = ""
-            field.help_text = f"Currently: {secret_hint(stored)}. {field.help_text} " \
-                              "Leave blank to keep it."
+            if self.instance.pk:
+                field.help_text = f"Currently: {secret_hint(stored)}. {field.help_text} " \
+                                  "Leave blank to keep it."
 
     def has_changed(self):
         return bool(self.changed_data)
@@ -66,8 +68,17 @@ class TenantAdminForm(forms.ModelForm):
                     self.add_error(name, "Either type a new value or tick 'clear', not both.")
                 cleaned[name] = ""
             elif not cleaned.get(name):
-                cleaned[name] = getattr(self.instance, name, "") if self.instance.pk else ""
+                stored = getattr(self.instance, name, "") if self.instance.pk else ""
+                if is_undecryptable(stored):
+                    cleaned.pop(name, None)  # the instance keeps the stored ciphertext
+                else:
+                    cleaned[name] = stored
         return cleaned
+
+    def _get_validation_exclusions(self):
+        # A stored secret no key decrypts is kept as it is until staff type a new one.
+        return {*super()._get_validation_exclusions(),
+                *undecryptable_fields(tenant=self.instance)}
 
     def _post_clean(self):
         super()._post_clean()

@@ -30,7 +30,7 @@ class TenantMiddleware:
                 request.tenant = tenant_for_host(request.META.get("HTTP_HOST", ""))
             except DatabaseError:
                 # Without the database nothing can be verified or stored: 503 tells Zoom to
-                # retry later (CONTRACT.md), where a 500 would be a bug.
+                # retry later, where a 500 would be a bug.
                 logger.exception("tenant lookup failed: database unavailable")
                 return JsonResponse({"error": "service temporarily unavailable"}, status=503,
                                     headers={"Retry-After": "60"})

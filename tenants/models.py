@@ -19,7 +19,7 @@ client_id_validator = RegexValidator(
 
 
 class ZoomPlan(models.TextChoices):
-    """The customer's Zoom plan: it sets the account's API rate limits (reference §5)."""
+    """The customer's Zoom plan: it sets the account's API rate limits (docs/zoom.md)."""
 
     PRO = "pro", "Pro"
     BUSINESS = "business", "Business, Education, Enterprise or higher"
@@ -56,6 +56,13 @@ class Tenant(models.Model):
     zoom_account_id = models.CharField(
         "Zoom account ID", max_length=64, blank=True, db_index=True,
         help_text="Learned from /users/me when the customer authorizes; webhooks must match it.")
+    expected_zoom_account_id = models.CharField(
+        "Expected Zoom account ID", max_length=64, blank=True,
+        validators=[RegexValidator(r"^[A-Za-z0-9_-]{1,64}$",
+                                   "A Zoom account ID is letters, digits, '-' or '_'.")],
+        help_text="Optional. The customer's Zoom account ID (Zoom: Admin > Account Management "
+                  "> Account Profile). When set, only this account can be connected, also "
+                  "through the app's Installation URL.")
     zoom_plan = models.CharField(max_length=16, choices=ZoomPlan.choices,
                                  default=ZoomPlan.BUSINESS,
                                  help_text="Sets the API rate limits the workers keep to.")

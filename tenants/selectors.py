@@ -15,7 +15,7 @@ from django.db.models import Exists, OuterRef, QuerySet, TextField
 from django.db.models.functions import Cast
 from django.urls import reverse
 
-from .fields import UndecryptableValueError, decrypt
+from .fields import UNDECRYPTABLE_HINT, UndecryptableValueError, decrypt, is_undecryptable
 from .models import Tenant, TenantDomain
 
 # URL names of the views Zoom and the customer's browser call (zoom_integration/urls.py).
@@ -37,6 +37,20 @@ def tenant_get_by_host(*, host: str) -> Tenant | None:
     domain = (TenantDomain.objects.select_related("tenant").order_by()
               .filter(domain=normalize_host(host)).first())
     return domain.tenant if domain else None
+
+
+def tenant_undecryptable_secrets(*, tenant: Tenant) -> list[str]:
+    """Labels of the tenant's stored secrets that the configured keys cannot decrypt."""
+    return [str(Tenant._meta.get_field(name).verbose_name)
+            for name in ("client_secret", "secret_token", "verification_token")
+            if is_undecryptable(getattr(tenant, name))]
+
+
+def tenant_webhook_secret_unreadable(*, tenant: Tenant) -> bool:
+    """True when the secret that verifies this tenant's webhooks cannot be decrypted."""
+    if is_undecryptable(tenant.secret_token):
+        return True
+    return not tenant.secret_token and is_undecryptable(tenant.verification_token)
 
 
 def tenant_get_by_slug(*, slug: str) -> Tenant | None:
@@ -185,6 +199,8 @@ def tenant_ids_missing_credentials(*, tenants: QuerySet[Tenant]) -> list[int]:
 
 def secret_hint(value: str) -> str:
     """What the admin may show of a secret: that it is set, and its last four characters."""
+    if is_undecryptable(value):
+        return UNDECRYPTABLE_HINT
     if not value:
         return "not set"
     return f"set, ends in …{value[-4:]}" if len(value) >= 12 else "set"

@@ -10,23 +10,34 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import connection, models, transaction
 
-from .fields import SecretCharField, SecretTextField, reencrypt
+from .fields import SecretCharField, SecretTextField, is_undecryptable, reencrypt
 from .models import Tenant, TenantDomain
 from .validators import validate_installation_url
 
 SECRET_KEYS = ("client_id", "client_secret", "secret_token", "verification_token",
                "installation_url")
+#: Keys of tenant_upsert's stdin JSON that are not secrets, and the fields they set.
+PLAIN_KEYS = {"zoom_account_id": "expected_zoom_account_id"}
+CREDENTIAL_KEYS = (*SECRET_KEYS, *PLAIN_KEYS)
 
 
 def tenant_full_clean(*, tenant: Tenant) -> None:
-    """Model validation plus the rule that spans fields: the Installation URL's client_id."""
-    tenant.full_clean()
+    """Model validation plus the rule that spans fields: the Installation URL's client_id.
+
+    A secret the configured keys cannot decrypt is left as stored and not validated.
+    """
+    tenant.full_clean(exclude=undecryptable_fields(tenant=tenant))
     try:
         validate_installation_url(tenant.installation_url,
                                   oauth_base_url=settings.ZOOM_OAUTH_BASE_URL,
                                   client_id=tenant.client_id)
     except ValidationError as exc:
         raise ValidationError({"installation_url": exc.messages}) from exc
+
+
+def undecryptable_fields(*, tenant: Tenant) -> list[str]:
+    return [f.name for f in tenant._meta.concrete_fields
+            if isinstance(f, SecretCharField) and is_undecryptable(getattr(tenant, f.name))]
 
 
 @transaction.atomic
@@ -41,14 +52,15 @@ def tenant_upsert(
 ) -> tuple[Tenant, bool]:
     """Create or update a tenant; all-or-nothing. Returns (tenant, created).
 
-    `credentials` holds any of SECRET_KEYS; absent keys keep their stored values.
+    `credentials` holds any of CREDENTIAL_KEYS (`zoom_account_id` is the account staff expect,
+    not a secret); absent keys keep their stored values.
     Domains are added (never removed here); the primary and webhook flags move as asked.
     """
     credentials = dict(credentials or {})
-    unknown = sorted(set(credentials) - set(SECRET_KEYS))
+    unknown = sorted(set(credentials) - set(CREDENTIAL_KEYS))
     if unknown:
         raise ValidationError(f"unknown credential key(s): {', '.join(unknown)}; "
-                              f"expected some of {', '.join(SECRET_KEYS)}")
+                              f"expected some of {', '.join(CREDENTIAL_KEYS)}")
     for key, value in credentials.items():
         if not isinstance(value, str):
             raise ValidationError(f"credential '{key}' must be a string")
@@ -60,7 +72,7 @@ def tenant_upsert(
     elif name:
         tenant.name = name
     for key, value in credentials.items():
-        setattr(tenant, key, value.strip())
+        setattr(tenant, PLAIN_KEYS.get(key, key), value.strip())
     tenant_full_clean(tenant=tenant)
     tenant.save()
 

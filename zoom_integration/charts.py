@@ -40,6 +40,29 @@ class Threshold:
     label: str
 
 
+# Zoom's numbers are milliseconds, percentages and kbps; anything beyond this is a bad value
+# that would otherwise blow up the scale arithmetic (e.g. -1e308 overflows to -inf).
+CHART_VALUE_LIMIT = 1e6
+
+
+def _sane(value: Number | None) -> float | None:
+    """None for a missing or non-finite number (a gap), else clamped to ±CHART_VALUE_LIMIT."""
+    if value is None:
+        return None
+    try:
+        number = float(value)
+    except (TypeError, ValueError, OverflowError):
+        return None
+    if not math.isfinite(number):
+        return None
+    return max(-CHART_VALUE_LIMIT, min(CHART_VALUE_LIMIT, number))
+
+
+def _sane_points(points) -> list[tuple[XValue, float | None]]:
+    return [(x, _sane(v)) for x, v in points
+            if isinstance(x, dt.datetime) or _sane(x) is not None]
+
+
 def _x_number(x: XValue) -> float:
     return x.timestamp() if isinstance(x, dt.datetime) else float(x)
 
@@ -84,7 +107,9 @@ def line_chart_svg(*, chart_id: str, title: str, series: Sequence[ChartSeries],
                    thresholds: Sequence[Threshold] = (), width: int = 640, height: int = 260,
                    description: str = "") -> SafeString:
     """One line chart as inline SVG. `chart_id` must be unique in the page (ids for ARIA)."""
+    series = [ChartSeries(s.name, _sane_points(s.points)) for s in series]
     series = [s for s in series if any(v is not None for _, v in s.points)]
+    thresholds = [t for t in thresholds if _sane(t.value) == t.value]
     cid = escape(chart_id)
     legend_rows = math.ceil(len(series) / 3) if series else 0
     margin_left, margin_right, margin_top = 60, 16, 30

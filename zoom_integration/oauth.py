@@ -271,7 +271,8 @@ def authorization_complete(*, tenant: Tenant, session, query: Mapping[str, str]
 
     Raises OAuthFlowError with a customer-safe message and a 4xx status:
     400 bad/unknown/expired/reused/foreign state, missing code, or Zoom refused the code;
-    403 the customer declined; 409 portal not set up or a different Zoom account;
+    403 the customer declined, or the Zoom account is not the one staff expect; 409 portal not
+    set up, or a different Zoom account than the connected one;
     424 Zoom unreachable, slow or answering 5xx.
     """
     has_state = "state" in query
@@ -328,7 +329,12 @@ def authorization_complete(*, tenant: Tenant, session, query: Mapping[str, str]
         # share its rate limits and receive the same events under a second identity.
         taken_by = (Tenant.objects.filter(zoom_account_id=account_id).exclude(pk=tenant.pk)
                     .values_list("slug", flat=True).first())
-        if (locked.zoom_account_id and locked.zoom_account_id != account_id) or taken_by:
+        # Staff may name the account they expect: then no other one binds, even through the
+        # Installation URL flow, which has no `state` to tie it to a portal visit.
+        unexpected = bool(locked.expected_zoom_account_id
+                          and locked.expected_zoom_account_id != account_id)
+        if (locked.zoom_account_id and locked.zoom_account_id != account_id) or taken_by \
+                or unexpected:
             mismatch = True
         else:
             mismatch = False
@@ -354,6 +360,13 @@ def authorization_complete(*, tenant: Tenant, session, query: Mapping[str, str]
         # We will not use these tokens: end that authorization (best effort, Zoom's revoke
         # endpoint).
         _revoke_quietly(tenant=tenant, access_token=tokens["access_token"])
+        if unexpected:
+            logger.warning("OAuth for tenant %s refused: Zoom account %s is not the expected "
+                           "one", tenant.slug, account_id)
+            raise OAuthFlowError(
+                "This Zoom account is not the one this portal expects. Please sign in to Zoom "
+                "with your organisation's account, or contact your account manager.",
+                status=403)
         if taken_by:
             logger.warning("OAuth for tenant %s refused: Zoom account already connected to "
                            "tenant %s", tenant.slug, taken_by)
@@ -604,3 +617,18 @@ def connection_revoke(*, tenant: Tenant) -> None:
     logger.info("Tenant %s: Zoom tokens revoked and cleared", tenant.slug)
     if failure is not None:
         raise failure
+
+
+def connection_forget(*, tenant: Tenant) -> None:
+    """Revoke and clear the tokens, and forget the bound Zoom account, so another can bind.
+
+    Like `connection_revoke`, raises afterwards when Zoom could not confirm the revocation;
+    the account is forgotten either way.
+    """
+    try:
+        connection_revoke(tenant=tenant)
+    finally:
+        tenant.zoom_account_id = ""
+        tenant.save(update_fields=["zoom_account_id", "updated_at"])  # signals: host cache
+        logger.info("Tenant %s: Zoom account forgotten", tenant.slug)
+

@@ -49,7 +49,7 @@ if not DEBUG:
     SECURE_HSTS_PRELOAD = env.bool("DJANGO_SECURE_HSTS_PRELOAD", default=False)
     SECURE_CONTENT_TYPE_NOSNIFF = True
 
-# --- Security (issue 9) -----------------------------------------------------------------------
+# --- Cookies and headers ----------------------------------------------------------------------
 # Lax, not Strict: Zoom sends the customer's browser back to the OAuth redirect with a top-level
 # GET from zoom.us, and the `state` check needs the session cookie on that request.
 SESSION_COOKIE_SAMESITE = "Lax"

@@ -5,7 +5,8 @@ from .base import env
 
 DEBUG = False
 SECRET_KEY = "test-only-secret-key"  # noqa: S105
-ALLOWED_HOSTS = ["*"]
+# The staff hosts of the test client and live servers; tenants' hostnames come from the database.
+PORTAL_STAFF_HOSTS = ["testserver", "localhost", "127.0.0.1"]
 DATABASES = {"default": env.db("DATABASE_URL", default="postgres://postgres@127.0.0.1:5432/nectar")}
 DATABASES["default"]["CONN_MAX_AGE"] = 0
 REDIS_URL = env.str("REDIS_URL", default="redis://127.0.0.1:6379/15")
@@ -28,7 +29,9 @@ ZOOM_API_BASE_URL = env.str("ZOOM_API_BASE_URL", default="https://api.zoom.us/v2
 WHITENOISE_AUTOREFRESH = True
 WHITENOISE_USE_FINDERS = True
 
-# --- Security (issue 9) -----------------------------------------------------------------------
+# --- Admin sign-in ----------------------------------------------------------------------------
 # Off for the suite (client.login has no request for axes to key on); the tests of throttling
 # in tests/reliability turn it on with `settings.AXES_ENABLED = True`.
 AXES_ENABLED = False
+# Tests sign superusers in without a device; the tests of the rule turn it on.
+PORTAL_SUPERUSER_OTP_REQUIRED = False

@@ -72,6 +72,11 @@ def page(browser, live_server, request):
     page = context.new_page()
     page.errors = []
     page.on("pageerror", lambda exc: page.errors.append(str(exc)))
+    # Chromium reports each Content-Security-Policy violation on the console; every journey
+    # must end with none (our pages need no inline script, style is allowed inline).
+    page.csp_violations = []
+    page.on("console", lambda msg: page.csp_violations.append(msg.text)
+            if "Content Security Policy" in msg.text else None)
     yield page
     # Keep the last page of every journey (passed or not) for people to look at.
     ARTIFACTS.mkdir(exist_ok=True)
@@ -80,6 +85,7 @@ def page(browser, live_server, request):
         page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
     finally:
         context.close()
+    assert page.csp_violations == [], page.csp_violations
 
 
 @pytest.fixture

@@ -34,8 +34,9 @@ class Ledger:
     def add(self, *values: str | None) -> None:
         with self._lock:
             for value in values:
-                if value and len(str(value)) >= MIN_SECRET_LENGTH:
-                    self._values.add(str(value))
+                # Only text: a stored value no key decrypts loads as a marker, not a secret.
+                if isinstance(value, str) and len(value) >= MIN_SECRET_LENGTH:
+                    self._values.add(value)
 
     def values(self) -> set[str]:
         with self._lock:

@@ -60,7 +60,10 @@ def test_five_failures_lock_the_username_and_address_pair_for_fifteen_minutes(ax
     client = Client()
     for _ in range(4):
         assert login(client, "alice", "wrong").status_code == 200  # the form again
-    assert login(client, "alice", "wrong").status_code == 429  # the 5th failure locks
+    fifth = login(client, "alice", "wrong")
+    assert fifth.status_code == 429  # the 5th failure locks
+    # A styled page that says how long the lock lasts.
+    assert "15 minutes" in fifth.content.decode() and 'id="header"' in fifth.content.decode()
     # Locked: even the right password from that address is refused, and nothing is logged in.
     locked = login(client, "alice")
     assert locked.status_code == 429

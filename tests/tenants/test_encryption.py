@@ -37,8 +37,17 @@ def test_secrets_are_not_stored_in_clear():
 def test_wrong_key_raises_instead_of_returning_ciphertext(settings):
     tenant = TenantFactory(client_secret=SECRET)
     settings.FIELD_ENCRYPTION_KEY = [Fernet.generate_key().decode()]
-    with pytest.raises(UndecryptableValueError):
-        Tenant.objects.get(pk=tenant.pk)
+    # The row loads (the admin must list it), but the value is no text at all.
+    loaded = Tenant.objects.get(pk=tenant.pk)
+    assert loaded.client_secret and loaded.client_secret != raw_column(tenant.pk, "client_secret")
+    for use in (str, len, lambda v: v.encode(), lambda v: f"{v}", lambda v: v[-4:]):
+        with pytest.raises(UndecryptableValueError):
+            use(loaded.client_secret)
+    # Saving the row keeps the stored ciphertext as it was.
+    before = raw_column(tenant.pk, "client_secret")
+    loaded.name = "Renamed"
+    loaded.save()
+    assert raw_column(tenant.pk, "client_secret") == before
 
 
 def test_check_names_tenant_and_field_that_cannot_be_decrypted(settings):

@@ -1,6 +1,6 @@
 """Admin for the Zoom side of each tenant, one module per concern.
 
-`tenant` re-registers Tenant with the Zoom connection, so it imports after the others it links to.
+`tenant` composes and registers the one Tenant admin, so it imports after the others it links to.
 """
 
 from . import (

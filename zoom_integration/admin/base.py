@@ -5,8 +5,8 @@ from django.contrib import admin
 from portal_security.access import TenantScopedAdminMixin
 
 
-class ReadOnlyTenantDataAdmin(TenantScopedAdminMixin, admin.ModelAdmin):
-    """Zoom (or the portal's own pipeline) owns these rows; staff only look at them."""
+class ReadOnlyAdminMixin:
+    """Nobody adds, changes or deletes through this admin; it only looks."""
 
     def has_add_permission(self, request, obj=None):
         return False
@@ -16,3 +16,8 @@ class ReadOnlyTenantDataAdmin(TenantScopedAdminMixin, admin.ModelAdmin):
 
     def has_delete_permission(self, request, obj=None):
         return False
+
+
+class ReadOnlyTenantDataAdmin(ReadOnlyAdminMixin, TenantScopedAdminMixin, admin.ModelAdmin):
+    """Zoom (or the portal's own pipeline) owns these rows; staff only look at them, and only
+    at the rows of the tenants granted to them."""

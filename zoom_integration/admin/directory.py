@@ -8,11 +8,14 @@ from django.contrib import admin, messages
 from django.db.models import Count, Q
 from django.utils.html import format_html
 
+from portal_security.access import tenant_write_action
+
 from ..models import SyncRun, ZoomGroup, ZoomUser
 from ..models.directory import TenantDirectory
 from .base import ReadOnlyTenantDataAdmin
 
 
+@tenant_write_action
 @admin.action(description="Sync users and groups now")
 def sync_now(modeladmin, request, queryset):
     """Queues a full directory sync per selected tenant (works on Tenant and its proxies).

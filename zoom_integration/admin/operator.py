@@ -31,6 +31,7 @@ from ..selectors.health import (
     tenant_health_overview,
 )
 from ..zoom import SUBSCRIBED_EVENTS
+from .base import ReadOnlyAdminMixin
 
 
 class HealthStatusFilter(admin.SimpleListFilter):
@@ -69,7 +70,10 @@ class _HealthOverviewAdmin(admin.ModelAdmin):
 
 
 @admin.register(TenantHealth)
-class TenantHealthAdmin(TenantScopedAdminMixin, _HealthOverviewAdmin):
+class TenantHealthAdmin(ReadOnlyAdminMixin, TenantScopedAdminMixin, _HealthOverviewAdmin):
+    """Read-only like every admin of Zoom data (the overview and checklist only look); its
+    queryset comes annotated from the health selector, hence its own base below the mixins."""
+
     tenant_lookup = ""  # the rows are tenants; staff see those granted to them
     list_display = ("tenant_name", "status", "last_event", "last_sync", "failed_deliveries",
                     "api_calls_today")
@@ -84,16 +88,6 @@ class TenantHealthAdmin(TenantScopedAdminMixin, _HealthOverviewAdmin):
     class Media:
         css = {"all": ("portal/operator.css",)}
         js = ("portal/copy.js",)
-
-    # Read-only: the overview and checklist only look.
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
     def get_search_results(self, request, queryset, search_term):
         # Search through domains joins; answer with ids so the annotations stay un-duplicated.

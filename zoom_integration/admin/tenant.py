@@ -1,9 +1,14 @@
-"""Tenant admin, Zoom side: connection state, the customer's link, "Test connection", "Revoke".
+"""The Tenant admin, composed and registered here, in one place.
 
-Subclasses `tenants.admin.TenantAdmin` (tenants/ imports nothing from here) and re-registers
-Tenant with it. Nothing here shows a token: only state, account, scopes and times. Both actions
-exist as changelist actions (several tenants at once) and as buttons on the change page; the
-buttons post the change form (so its CSRF token) to small admin views.
+    ZoomTenantAdmin = TenantScopedAdminMixin   (portal_security: per-tenant staff grants)
+                    + TenantAdmin              (tenants: hostnames, write-only secrets, URLs)
+                    + the Zoom connection      (this module: state, customer link, actions)
+                    + TenantAccessInline       (portal_security: superusers grant access)
+
+Nothing here shows a token: only state, account, scopes and times. Test connection, Revoke and
+Sync now exist as changelist actions (several tenants at once) and as object tools on the
+change page (small forms of their own beside History, so they never submit the tenant form);
+every one of them acts only on tenants the user may change, and view-only users get no tools.
 """
 
 from __future__ import annotations
@@ -15,7 +20,7 @@ from django.http import Http404, HttpResponseNotAllowed, HttpResponseRedirect
 from django.urls import path, reverse
 from django.utils.html import format_html, format_html_join
 
-from portal_security.access import TenantScopedAdminMixin
+from portal_security.access import TenantScopedAdminMixin, tenant_write_action
 from portal_security.admin import TenantAccessInline
 from tenants.admin import TenantAdmin, copyable
 from tenants.models import Tenant
@@ -43,18 +48,18 @@ class ZoomTenantAdmin(TenantScopedAdminMixin, TenantAdmin):
     tenant_lookup = ""  # the rows are tenants
     list_display = (*TenantAdmin.list_display, "zoom_connection_state")
     readonly_fields = (*TenantAdmin.readonly_fields, "zoom_connection_details",
-                       "zoom_customer_link", "zoom_connection_buttons", "zoom_operations")
+                       "zoom_customer_link", "zoom_operations")
     fieldsets = (
         (None, {"fields": ("zoom_operations",)}),
         *TenantAdmin.fieldsets,
         ("Zoom connection (customer authorization)", {
-            "fields": ("zoom_connection_details", "zoom_customer_link",
-                       "zoom_connection_buttons"),
+            "fields": ("zoom_connection_details", "zoom_customer_link"),
             "description": "Send the customer link to the customer: it opens Zoom's consent "
                            "page for their app and brings them back here.",
         }),
     )
-    actions = ["test_zoom_connection", "revoke_zoom_connection", sync_now]
+    actions = ["test_zoom_connection", "revoke_zoom_connection", sync_now,
+               "forget_zoom_account"]
     # Superusers grant staff access to this tenant from its own page.
     inlines = [*TenantAdmin.inlines, TenantAccessInline]
 
@@ -116,19 +121,6 @@ class ZoomTenantAdmin(TenantScopedAdminMixin, TenantAdmin):
     def zoom_customer_link(self, tenant):
         return copyable(tenant_zoom_urls(tenant=tenant).oauth_start_url if tenant.pk else None)
 
-    @admin.display(description="Actions")
-    def zoom_connection_buttons(self, tenant):
-        if not tenant.pk:
-            return "—"
-        test_url = reverse("admin:tenants_tenant_zoom_test", args=[tenant.pk])
-        revoke_url = reverse("admin:tenants_tenant_zoom_revoke", args=[tenant.pk])
-        return format_html(
-            '<button type="submit" class="button" formaction="{}" formnovalidate>'
-            "Test connection</button> "
-            '<button type="submit" class="button" formaction="{}" formnovalidate '
-            "onclick=\"return confirm('Revoke the Zoom authorization and delete the tokens?')\">"
-            "Revoke</button>", test_url, revoke_url)
-
     # --- actions ------------------------------------------------------------------------------
 
     def _test_one(self, request, tenant: Tenant) -> None:
@@ -159,15 +151,36 @@ class ZoomTenantAdmin(TenantScopedAdminMixin, TenantAdmin):
             self.message_user(request, f"{tenant}: Zoom authorization revoked and tokens "
                               "deleted.", messages.SUCCESS)
 
+    @tenant_write_action
     @admin.action(description="Test Zoom connection", permissions=["change"])
     def test_zoom_connection(self, request, queryset):
         for tenant in queryset:
             self._test_one(request, tenant)
 
+    @tenant_write_action
     @admin.action(description="Revoke Zoom authorization", permissions=["change"])
     def revoke_zoom_connection(self, request, queryset):
         for tenant in queryset:
             self._revoke_one(request, tenant)
+
+    def has_forget_permission(self, request):
+        # Re-binding a customer to another Zoom account is a superuser's decision.
+        return request.user.is_active and request.user.is_superuser
+
+    @admin.action(description="Disconnect and forget the Zoom account", permissions=["forget"])
+    def forget_zoom_account(self, request, queryset):
+        for tenant in queryset:
+            account = tenant.zoom_account_id or "none"
+            try:
+                oauth.connection_forget(tenant=tenant)
+            except ZoomAPIError as exc:
+                note = f" Zoom did not confirm the revocation ({exc})."
+            else:
+                note = ""
+            self.log_change(request, tenant, f"Disconnected from Zoom and forgot Zoom account "
+                                             f"{account}; another account can now be connected.")
+            self.message_user(request, f"{tenant}: disconnected; Zoom account {account} "
+                              f"forgotten.{note}", messages.WARNING if note else messages.SUCCESS)
 
     # --- change-page buttons ------------------------------------------------------------------
 
@@ -178,6 +191,8 @@ class ZoomTenantAdmin(TenantScopedAdminMixin, TenantAdmin):
                  name="tenants_tenant_zoom_test"),
             path("<path:object_id>/zoom-revoke/", wrap(self.zoom_revoke_view),
                  name="tenants_tenant_zoom_revoke"),
+            path("<path:object_id>/zoom-sync/", wrap(self.zoom_sync_view),
+                 name="tenants_tenant_zoom_sync"),
             *super().get_urls(),
         ]
 
@@ -198,6 +213,34 @@ class ZoomTenantAdmin(TenantScopedAdminMixin, TenantAdmin):
     def zoom_revoke_view(self, request, object_id):
         return self._button(request, object_id, self._revoke_one)
 
+    def zoom_sync_view(self, request, object_id):
+        return self._button(request, object_id, self._sync_one)
 
-admin.site.unregister(Tenant)
+    def _sync_one(self, request, tenant: Tenant) -> None:
+        from ..directory import tenants_sync_now
+
+        if not tenant.is_active:
+            self.message_user(request, f"{tenant} is inactive: activate it to sync.",
+                              messages.WARNING)
+            return
+        tenants_sync_now(tenants=[tenant])
+        self.message_user(request, f"{tenant}: directory sync queued.", messages.SUCCESS)
+
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        tenant = self.get_object(request, unquote(object_id))
+        actions = []
+        if tenant is not None and self.has_change_permission(request, tenant):
+            pk = tenant.pk
+            actions = [
+                {"label": "Test connection",
+                 "url": reverse("admin:tenants_tenant_zoom_test", args=[pk])},
+                {"label": "Sync users and groups now",
+                 "url": reverse("admin:tenants_tenant_zoom_sync", args=[pk])},
+                {"label": "Revoke", "url": reverse("admin:tenants_tenant_zoom_revoke", args=[pk]),
+                 "confirm": "Revoke the Zoom authorization and delete the tokens?"},
+            ]
+        return super().change_view(request, object_id, form_url,
+                                   {**(extra_context or {}), "zoom_object_actions": actions})
+
+
 admin.site.register(Tenant, ZoomTenantAdmin)

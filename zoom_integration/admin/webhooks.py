@@ -13,6 +13,8 @@ from django.contrib import admin, messages
 from django.db.models import Max, Sum
 from django.utils.html import format_html
 
+from portal_security.access import tenant_write_action
+
 from ..models import WebhookRejection, ZoomWebhookDelivery
 from ..queueing import webhook_delivery_enqueue
 from ..webhooks.process import webhook_deliveries_requeue
@@ -56,6 +58,7 @@ class ZoomWebhookDeliveryAdmin(ReadOnlyTenantDataAdmin):
         # Re-running changes the directory and schedules fetches: the model's change permission.
         return request.user.has_perm("zoom_integration.change_zoomwebhookdelivery")
 
+    @tenant_write_action
     @admin.action(description="Process again", permissions=["process"])
     def process_again(self, request, queryset):
         ids = webhook_deliveries_requeue(delivery_ids=list(queryset.values_list("pk", flat=True)))

@@ -1,8 +1,9 @@
 """The customer's OAuth pages on the tenant's host; logic lives in oauth.py.
 
-Status codes of the error page (never 500; a customer's mistake or Zoom's is a 4xx):
+Status codes of the error page (always 4xx, never 500):
 400 bad, unknown, expired, reused or foreign `state`, missing `code`, or Zoom refused the code;
-403 the customer declined (`error=access_denied`); 409 the portal is not set up for this tenant
+403 the customer declined (`error=access_denied`) or signed in to a Zoom account other than the
+one staff expect for this tenant; 409 the portal is not set up for this tenant
 (no Client ID/Secret or hostname) or the Zoom account differs from the connected one;
 424 (Failed Dependency) Zoom unreachable, too slow or answering 5xx.
 """
@@ -13,6 +14,7 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 
 from tenants.decorators import tenant_required
+from tenants.fields import UndecryptableValueError
 
 from .. import oauth
 from ..exceptions import OAuthFlowError
@@ -22,6 +24,13 @@ def _error_page(request, exc: OAuthFlowError):
     return render(request, "zoom_integration/oauth/error.html",
                   {"tenant": request.tenant, "message": exc.user_message,
                    "status": exc.status}, status=exc.status)
+
+
+def _unreadable_secret() -> OAuthFlowError:
+    # The Client Secret is stored but no configured key decrypts it: a set-up problem on our
+    # side, which staff see on the tenant's page and health.
+    return OAuthFlowError("This portal is not fully set up for your Zoom app yet. Please "
+                          "contact your account manager.", status=409)
 
 
 def _no_referrer(response):
@@ -35,10 +44,16 @@ def _no_referrer(response):
 @never_cache
 @tenant_required
 def oauth_start(request):
+    if not request.user.is_authenticated:
+        # The session exists only to carry this state: let it expire with it, so the hourly
+        # clean-up (portal_security/tasks.py) removes each anonymous visitor's row.
+        request.session.set_expiry(oauth.STATE_TTL_SECONDS)
     try:
         url = oauth.authorization_start(tenant=request.tenant, session=request.session)
     except OAuthFlowError as exc:
         return _error_page(request, exc)
+    except UndecryptableValueError:
+        return _error_page(request, _unreadable_secret())
     return redirect(url)
 
 
@@ -52,5 +67,7 @@ def oauth_authorize(request):
                                               query=request.GET)
     except OAuthFlowError as exc:
         return _no_referrer(_error_page(request, exc))
+    except UndecryptableValueError:
+        return _no_referrer(_error_page(request, _unreadable_secret()))
     return _no_referrer(render(request, "zoom_integration/oauth/success.html",
                                {"tenant": request.tenant, "result": result}))

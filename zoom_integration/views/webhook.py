@@ -5,6 +5,8 @@ CSRF (Zoom has none) and no request-wide transaction: the delivery is committed,
 processing queued, before the answer goes out (Zoom waits 3 seconds, then retries).
 """
 
+import logging
+
 from django.contrib.auth.decorators import login_not_required
 from django.core.exceptions import RequestDataTooBig
 from django.db import transaction
@@ -13,7 +15,10 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 
 from tenants.decorators import tenant_required
+from tenants.selectors import tenant_webhook_secret_unreadable
 from zoom_integration.webhooks.receive import MAX_BODY_BYTES, webhook_receive
+
+logger = logging.getLogger(__name__)
 
 
 def _body_within_limit(request) -> bytes | None:
@@ -36,6 +41,12 @@ def _body_within_limit(request) -> bytes | None:
 @tenant_required
 @transaction.non_atomic_requests
 def zoom_event(request):
+    if tenant_webhook_secret_unreadable(tenant=request.tenant):
+        # Nothing can be verified until staff re-enter the secret or restore the key: Zoom
+        # retries a 503, so the events arrive once the portal can check them.
+        logger.error("tenant %s: webhook secret cannot be decrypted with the configured keys",
+                     request.tenant.slug)
+        return HttpResponse(status=503, headers={"Retry-After": "300"})
     answer = webhook_receive(tenant=request.tenant, body=_body_within_limit(request),
                              headers=request.headers, remote_addr=request.META.get("REMOTE_ADDR"))
     if answer.json is not None:

@@ -7,7 +7,7 @@ from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError
 
 from tenants.selectors import secret_hint, tenant_zoom_urls
-from tenants.services import SECRET_KEYS, tenant_upsert
+from tenants.services import CREDENTIAL_KEYS, tenant_upsert
 
 BAD_INPUT = 2
 
@@ -15,7 +15,7 @@ BAD_INPUT = 2
 class Command(BaseCommand):
     stealth_options = ("stdin",)
     help = ("Create or update a tenant. Credentials come as a JSON object on stdin "
-            f"(keys: {', '.join(SECRET_KEYS)}; absent keys stay as they are).")
+            f"(keys: {', '.join(CREDENTIAL_KEYS)}; absent keys stay as they are).")
 
     def add_arguments(self, parser):
         parser.add_argument("--slug", required=True)
@@ -41,6 +41,7 @@ class Command(BaseCommand):
         for field in ("client_secret", "secret_token", "verification_token"):
             self.stdout.write(f"  {field}: {secret_hint(getattr(tenant, field))}")
         self.stdout.write(f"  client_id: {tenant.client_id or 'not set'}")
+        self.stdout.write(f"  expected Zoom account: {tenant.expected_zoom_account_id or 'any'}")
         self.stdout.write(f"  redirect URL: {urls.redirect_url or '-'}")
         self.stdout.write(f"  allow list: {urls.allow_list_url or '-'}")
         self.stdout.write(f"  event endpoint URL: {urls.event_url or '-'}")
