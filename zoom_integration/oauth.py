@@ -52,6 +52,7 @@ from .exceptions import (
     ZoomTransientError,
 )
 from .models import ConnectionState, ZoomConnection
+from .reconcile import reconcile_backfill_on_connect
 
 logger = logging.getLogger(__name__)
 
@@ -363,6 +364,7 @@ def authorization_complete(*, tenant: Tenant, session, query: Mapping[str, str]
             conn.last_error = ""
             conn.last_error_at = None
             conn.save()
+            reconcile_backfill_on_connect(tenant=locked)  # first time or after a gap
     if mismatch:
         # We will not use these tokens: end that authorization (best effort, §1.1 revoke).
         _revoke_quietly(tenant=tenant, access_token=tokens["access_token"])
