@@ -183,6 +183,14 @@ class OverviewDisplay:
     top_issues: list[dict] = field(default_factory=list)
     errors: dict[str, dict] = field(default_factory=dict)
 
+    @property
+    def quality_rows(self) -> list[tuple[date, list[str]]]:
+        """Per day, per stream: the counts in `levels` order, "?" where Zoom sent none."""
+        return [(d.day, [" / ".join("?" if d.counts.get(stream, {}).get(level) is None
+                                    else str(d.counts[stream][level]) for level in self.levels)
+                         for stream, _label in QUALITY_STREAMS])
+                for d in self.quality_days]
+
     def notice(self, section: str) -> str:
         """One sentence for staff when a section could not be fetched."""
         error = self.errors.get(section)

@@ -35,6 +35,7 @@ from ..operator import (
     meetings_with_quality,
 )
 from .base import ReadOnlyTenantDataAdmin
+from .reconcile import ZoomLabelsColumnMixin
 
 # Reference lines on the charts: the default "poor" limits of quality-rules.md (Microsoft CQD
 # audio: round trip > 500 ms, jitter > 30 ms, packet loss > 10 %).
@@ -162,11 +163,11 @@ def meetings_csv_response(queryset, filename: str) -> StreamingHttpResponse:
 
 
 @admin.register(ZoomMeeting)
-class ZoomMeetingAdmin(ReadOnlyTenantDataAdmin):
+class ZoomMeetingAdmin(ZoomLabelsColumnMixin, ReadOnlyTenantDataAdmin):
     # Read-only; staff see the meetings of the tenants granted to them (issue 9).
     tenant_lookup = "tenant"
     list_display = ("title", "tenant", "kind", "end_time", "participants", "poor_share",
-                    "worst", "quality_badge", "fetch_status")
+                    "worst", "quality_badge", "zoom_labels", "fetch_status")
     list_filter = (("tenant", admin.RelatedOnlyFieldListFilter),
                    ("end_time", admin.DateFieldListFilter), "quality", "kind",
                    ZoomUserFilter, ZoomGroupFilter, "fetch_status")
