@@ -158,6 +158,14 @@ ZOOM_HTTP_TIMEOUT = (env.float("ZOOM_HTTP_CONNECT_TIMEOUT", default=5.0),
                      env.float("ZOOM_HTTP_READ_TIMEOUT", default=20.0))
 # Zoom needs "a minute or two" after meeting.ended before dashboard data exists (§4.5).
 ZOOM_METRICS_FETCH_DELAY_SECONDS = env.int("ZOOM_METRICS_FETCH_DELAY_SECONDS", default=120)
+# Reconcile with Zoom's lists of past meetings and webinars (docs/reconcile.md): how often each
+# connected tenant is listed, how many days back, and the backfill after a first authorization.
+ZOOM_RECONCILE_INTERVAL_MINUTES = env.int("ZOOM_RECONCILE_INTERVAL_MINUTES", default=60)
+ZOOM_RECONCILE_DAYS = env.int("ZOOM_RECONCILE_DAYS", default=1)
+ZOOM_BACKFILL_DAYS = env.int("ZOOM_BACKFILL_DAYS", default=7)
+# The account overview: days of quality counts fetched (one call a day each), and how often.
+ZOOM_OVERVIEW_DAYS = env.int("ZOOM_OVERVIEW_DAYS", default=7)
+ZOOM_OVERVIEW_INTERVAL_HOURS = env.int("ZOOM_OVERVIEW_INTERVAL_HOURS", default=24)
 PORTAL_URL_SCHEME = env.str("PORTAL_URL_SCHEME", default="https")
 # Only for a portal served on a non-standard port (make run: 8000); empty in production.
 PORTAL_URL_PORT = env.str("PORTAL_URL_PORT", default="")
