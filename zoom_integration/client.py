@@ -34,7 +34,7 @@ from .exceptions import (
     ZoomRateLimitedError,
     ZoomTransientError,
 )
-from .ratelimit import HEAVY, LIGHT, MEDIUM, RateLimiter
+from .ratelimit import HEAVY, INTENSIVE, LIGHT, MEDIUM, RateLimiter
 
 logger = logging.getLogger(__name__)
 
@@ -43,6 +43,7 @@ USERS_PAGE_SIZE = 300  # 300 in Zoom's 2018 spec, 2000 claimed today; 300 is saf
 GROUP_MEMBERS_PAGE_SIZE = 300  # max 300 in Zoom's 2018 spec
 PARTICIPANTS_PAGE_SIZE = 300  # default 30, max 300
 QOS_PAGE_SIZE = 10  # QoS list default 1, max 10
+LIST_PAGE_SIZE = 300  # meeting and webinar lists, Zoom Rooms: max 300
 
 # Zoom's numeric error codes we act on.
 CODE_TOKEN_INVALID = 124  # expired or invalid access token (or one sent in a query string)
@@ -345,6 +346,53 @@ class ZoomClient:
         # GET /metrics/meetings/{meetingId}/participants/qos (Heavy), max 10
         return self.paginate(self._dashboard_path(kind, uuid, "/participants/qos"),
                              category=HEAVY, page_size=QOS_PAGE_SIZE, params={"type": "past"})
+
+    # -- Dashboard lists: every past meeting and webinar in a window --------------------------
+    # GET /metrics/meetings and /metrics/webinars (Resource-intensive): type=past, from/to as
+    # yyyy-mm-dd at most one month apart, page_size up to 300, next_page_token.
+    # https://developers.zoom.us/docs/api/accounts/#tag/dashboards/GET/metrics/meetings
+
+    def _past_list(self, plural: str, date_from, date_to) -> Iterator[dict]:
+        return self.paginate(f"metrics/{plural}", category=INTENSIVE, page_size=LIST_PAGE_SIZE,
+                             params={"type": "past", "from": date_from.isoformat(),
+                                     "to": date_to.isoformat()})
+
+    def past_meetings_list(self, *, date_from, date_to) -> Iterator[dict]:
+        """Pages of past meetings (each with `meetings`) between two dates."""
+        return self._past_list("meetings", date_from, date_to)
+
+    def past_webinars_list(self, *, date_from, date_to) -> Iterator[dict]:
+        """Pages of past webinars (each with `webinars`) between two dates."""
+        return self._past_list("webinars", date_from, date_to)
+
+    # -- Account overview ("View overview of usage statistics for Meetings and Zoom Rooms") --
+    # Rate labels of these are not published; counted as Heavy (the daily cap) to be safe,
+    # except the Zoom Rooms list, which is Resource-intensive.
+
+    def quality_scores(self, *, date_from, date_to) -> dict:
+        # GET /metrics/quality?from&to: {quality: {audio|video|screen_share: {good, ...}}}
+        return self.request("GET", "metrics/quality", category=HEAVY,
+                            params={"from": date_from.isoformat(), "to": date_to.isoformat(),
+                                    "type": "meeting"})
+
+    def client_versions(self) -> dict:
+        # GET /metrics/client_versions: {client_versions: [{client_version, total_count}]}
+        return self.request("GET", "metrics/client_versions", category=HEAVY)
+
+    def zoom_rooms_pages(self) -> Iterator[dict]:
+        # GET /metrics/zoomrooms: rooms with status, health and issues, 300 a page
+        return self.paginate("metrics/zoomrooms", category=INTENSIVE,
+                             page_size=LIST_PAGE_SIZE)
+
+    def zoom_rooms_top(self, *, date_from, date_to) -> dict:
+        # GET /metrics/issues/zoomrooms: the top 25 rooms with issues
+        return self.request("GET", "metrics/issues/zoomrooms", category=HEAVY,
+                            params={"from": date_from.isoformat(), "to": date_to.isoformat()})
+
+    def zoom_rooms_top_issues(self, *, date_from, date_to) -> dict:
+        # GET /metrics/zoomrooms/issues: the top issues across rooms
+        return self.request("GET", "metrics/zoomrooms/issues", category=HEAVY,
+                            params={"from": date_from.isoformat(), "to": date_to.isoformat()})
 
 
 def _error_body(response) -> dict:

@@ -55,6 +55,7 @@ from .exceptions import (
     ZoomTransientError,
 )
 from .models import ConnectionState, ZoomConnection
+from .reconcile import reconcile_backfill_on_connect
 from .zoom import REQUIRED_SCOPE_NAMES
 
 logger = logging.getLogger(__name__)
@@ -356,6 +357,7 @@ def authorization_complete(*, tenant: Tenant, session, query: Mapping[str, str]
             conn.last_error = ""
             conn.last_error_at = None
             conn.save()
+            reconcile_backfill_on_connect(tenant=locked)  # first time or after a gap
     if mismatch:
         # We will not use these tokens: end that authorization (best effort, Zoom's revoke
         # endpoint).

@@ -32,6 +32,8 @@ logger = logging.getLogger(__name__)
 WEBHOOK_DELIVERY_PROCESS = "zoom_integration.tasks.webhook_delivery_process"
 METRICS_FETCH = "zoom_integration.tasks.metrics_fetch"
 SYNC_TENANT_DIRECTORY = "zoom_integration.tasks.sync_tenant_directory"
+RECONCILE_TENANT = "zoom_integration.tasks.sync_reconcile_tenant"
+OVERVIEW_TENANT = "zoom_integration.tasks.sync_overview_tenant"
 
 # Enqueue bounds for webhooks: a slow or dead broker gets at most this long per request, and
 # after a failure requests skip the broker for a while (the sweeper queues those deliveries
@@ -161,3 +163,26 @@ def directory_sync_enqueue(*, tenant_id: int) -> None:
     """Queues one tenant's full directory sync once the current transaction commits."""
     transaction.on_commit(lambda: _signature(SYNC_TENANT_DIRECTORY).apply_async(
         args=[tenant_id]))
+
+
+def _send_now(name: str, *, tenant_id: int, countdown: float = 0) -> None:
+    """Sends a message now, outside any transaction and even in eager mode (a worker takes it).
+
+    For bookkeeping runs whose state is already committed and that a beat re-queues when a
+    message is lost: a broker that is away costs a warning, never the caller's work.
+    """
+    try:
+        current_app.send_task(name, args=[tenant_id], countdown=max(0, countdown))
+    except Exception:  # noqa: BLE001 - the beat makes up for a lost message
+        logger.warning("could not queue %s for tenant %s; the beat will", name, tenant_id,
+                       exc_info=True)
+
+
+def reconcile_enqueue(*, tenant_id: int, countdown: float = 0) -> None:
+    """Queues one tenant's reconcile with Zoom's meeting lists."""
+    _send_now(RECONCILE_TENANT, tenant_id=tenant_id, countdown=countdown)
+
+
+def overview_enqueue(*, tenant_id: int) -> None:
+    """Queues one tenant's account-overview fetch."""
+    _send_now(OVERVIEW_TENANT, tenant_id=tenant_id)

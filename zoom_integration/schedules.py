@@ -24,4 +24,15 @@ BEAT_SCHEDULE = {
         "task": "zoom_integration.tasks.metrics_parked_resume",
         "schedule": 300.0,
     },
+    # Fans out per connected tenant: every ZOOM_RECONCILE_INTERVAL_MINUTES (default hourly),
+    # sooner for pending windows (a backfill, the rest after a rate-limit reset); the account
+    # overview once a day.
+    "zoom-reconcile-due": {
+        "task": "zoom_integration.tasks.sync_reconcile_due",
+        "schedule": crontab(minute="*/10"),
+    },
+    "zoom-overview-due": {
+        "task": "zoom_integration.tasks.sync_overview_due",
+        "schedule": crontab(minute="17"),
+    },
 }

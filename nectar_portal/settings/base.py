@@ -302,12 +302,20 @@ CONTENT_SECURITY_POLICY = {
 # --- Zoom -------------------------------------------------------------------------------------
 ZOOM_OAUTH_BASE_URL = env.str("ZOOM_OAUTH_BASE_URL", default="https://zoom.us").rstrip("/")
 ZOOM_API_BASE_URL = env.str("ZOOM_API_BASE_URL", default="https://api.zoom.us/v2").rstrip("/")
-ZOOM_WEBHOOK_MAX_SKEW_SECONDS = env.int("ZOOM_WEBHOOK_MAX_SKEW_SECONDS", default=300)
+ZOOM_WEBHOOK_MAX_SKEW_SECONDS = env.int("ZOOM_WEBHOOK_MAX_SKEW_SECONDS", default=5400)
 # (connect, read) seconds for every outbound Zoom call; nothing waits forever.
 ZOOM_HTTP_TIMEOUT = (env.float("ZOOM_HTTP_CONNECT_TIMEOUT", default=5.0),
                      env.float("ZOOM_HTTP_READ_TIMEOUT", default=20.0))
 # Zoom needs "a minute or two" after meeting.ended before dashboard data exists.
 ZOOM_METRICS_FETCH_DELAY_SECONDS = env.int("ZOOM_METRICS_FETCH_DELAY_SECONDS", default=120)
+# Reconcile with Zoom's lists of past meetings and webinars (docs/reconcile.md): how often each
+# connected tenant is listed, how many days back, and the backfill after a first authorization.
+ZOOM_RECONCILE_INTERVAL_MINUTES = env.int("ZOOM_RECONCILE_INTERVAL_MINUTES", default=60)
+ZOOM_RECONCILE_DAYS = env.int("ZOOM_RECONCILE_DAYS", default=1)
+ZOOM_BACKFILL_DAYS = env.int("ZOOM_BACKFILL_DAYS", default=7)
+# The account overview: days of quality counts fetched (one call a day each), and how often.
+ZOOM_OVERVIEW_DAYS = env.int("ZOOM_OVERVIEW_DAYS", default=7)
+ZOOM_OVERVIEW_INTERVAL_HOURS = env.int("ZOOM_OVERVIEW_INTERVAL_HOURS", default=24)
 
 # --- Portal URLs handed to customers ----------------------------------------------------------
 PORTAL_URL_SCHEME = env.str("PORTAL_URL_SCHEME", default="https")

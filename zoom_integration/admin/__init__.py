@@ -7,6 +7,7 @@ from . import (
     directory,  # noqa: F401  (users, groups, sync runs, "Sync now")
     meetings,  # noqa: F401  (meeting quality, charts, CSV)
     operator,  # noqa: F401  (tenant health, setup checklist)
+    reconcile,  # noqa: F401  (account overview, Zoom labels vs portal, reconcile states)
     tenant,  # noqa: F401  (Tenant admin with the Zoom connection)
     webhooks,  # noqa: F401  (deliveries, rejections, "Process again")
 )

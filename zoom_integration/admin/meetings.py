@@ -31,6 +31,7 @@ from ..selectors.meetings import (
     meetings_with_quality,
 )
 from .base import ReadOnlyTenantDataAdmin
+from .reconcile import ZoomLabelsColumnMixin
 
 TENANT_PARAM = "tenant__id__exact"
 
@@ -149,11 +150,11 @@ def meetings_csv_response(queryset, filename: str) -> StreamingHttpResponse:
 
 
 @admin.register(ZoomMeeting)
-class ZoomMeetingAdmin(ReadOnlyTenantDataAdmin):
+class ZoomMeetingAdmin(ZoomLabelsColumnMixin, ReadOnlyTenantDataAdmin):
     # Read-only; staff see the meetings of the tenants granted to them.
     tenant_lookup = "tenant"
     list_display = ("title", "tenant", "kind", "end_time", "participants", "poor_share",
-                    "worst", "quality_badge", "fetch_status")
+                    "worst", "quality_badge", "zoom_labels", "fetch_status")
     list_filter = (("tenant", admin.RelatedOnlyFieldListFilter),
                    ("end_time", admin.DateFieldListFilter), "quality", "kind",
                    ZoomUserFilter, ZoomGroupFilter, "fetch_status")

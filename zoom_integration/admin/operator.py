@@ -32,6 +32,7 @@ from ..selectors.health import (
 )
 from ..zoom import SUBSCRIBED_EVENTS
 from .base import ReadOnlyAdminMixin
+from .reconcile import ReconcileHealthMixin
 
 
 class HealthStatusFilter(admin.SimpleListFilter):
@@ -70,13 +71,14 @@ class _HealthOverviewAdmin(admin.ModelAdmin):
 
 
 @admin.register(TenantHealth)
-class TenantHealthAdmin(ReadOnlyAdminMixin, TenantScopedAdminMixin, _HealthOverviewAdmin):
+class TenantHealthAdmin(ReadOnlyAdminMixin, ReconcileHealthMixin, TenantScopedAdminMixin,
+                        _HealthOverviewAdmin):
     """Read-only like every admin of Zoom data (the overview and checklist only look); its
     queryset comes annotated from the health selector, hence its own base below the mixins."""
 
     tenant_lookup = ""  # the rows are tenants; staff see those granted to them
     list_display = ("tenant_name", "status", "last_event", "last_sync", "failed_deliveries",
-                    "api_calls_today")
+                    "api_calls_today", "reconcile")
     list_display_links = None
     list_filter = (HealthStatusFilter, "is_active", "zoom_plan")
     search_fields = ("name", "slug", "zoom_account_id", "domains__domain")
@@ -165,6 +167,9 @@ class TenantHealthAdmin(ReadOnlyAdminMixin, TenantScopedAdminMixin, _HealthOverv
             links.append(format_html('<a href="{}?tenant__id__exact={}">Meetings</a>',
                                      reverse("admin:zoom_integration_zoommeeting_changelist"),
                                      row.pk))
+        if getattr(row, "h_can_overview", False):  # annotated by ReconcileHealthMixin
+            links.append(format_html('<a href="{}">Account overview</a>', reverse(
+                "admin:zoom_integration_zoomaccountoverview_tenant", args=[row.pk])))
         if row.h_can_edit:
             links.append(format_html('<a href="{}">Edit tenant</a>', reverse(
                 "admin:tenants_tenant_change", args=[row.pk])))

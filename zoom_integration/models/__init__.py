@@ -12,3 +12,8 @@ __all__ = [
     "ZoomParticipant", "ZoomUser", "ZoomWebhookDelivery",
 ]
 from .operator import TenantHealth  # noqa: E402,F401  (operator pages' proxy model)
+from .reconcile import (  # noqa: E402,F401
+    ReconcileStatus,
+    ZoomAccountOverview,
+    ZoomReconcileState,
+)

@@ -63,6 +63,18 @@ class ZoomMeeting(models.Model):
     details = models.JSONField(
         default=dict, blank=True,
         help_text="Other fields of Zoom's dashboard detail (has_video, has_pstn, custom_keys, …).")
+    # Zoom's own labels from the Dashboard's meeting list (good, fair, poor or bad), kept beside
+    # the portal's classification so staff can compare the two; empty until a list showed it.
+    zoom_audio_quality = models.CharField(max_length=16, blank=True, default="",
+                                          help_text="Zoom's `audio_quality` label.")
+    zoom_video_quality = models.CharField(max_length=16, blank=True, default="",
+                                          help_text="Zoom's `video_quality` label.")
+    zoom_screen_share_quality = models.CharField(
+        max_length=16, blank=True, default="",
+        help_text="Zoom's `screen_share_quality` label.")
+    reconciled_at = models.DateTimeField(
+        null=True, blank=True,
+        help_text="When Zoom's meeting list showed it missing here (no ended event arrived).")
 
     class Meta:
         ordering = ["-end_time", "-pk"]

@@ -1,0 +1,535 @@
+"""Nothing missed: reconcile what is stored with Zoom's lists of past meetings and webinars.
+
+A meeting exists for the portal when its `meeting.ended` event arrived. Events can be lost
+(Zoom stops retrying after about 85 minutes, an event can be unsubscribed, the portal can be
+down longer than that, a customer can authorize after a week of meetings), but Zoom's Dashboard
+lists every past meeting and webinar (`GET /metrics/meetings|webinars?type=past&from&to`,
+https://developers.zoom.us/docs/api/accounts/#tag/dashboards/GET/metrics/meetings). This module
+lists a window, stores each instance it does not know (by `uuid`) and schedules its metrics
+fetch exactly once (through `metrics.metrics_fetch_schedule`, like the event would), and keeps
+Zoom's own quality labels of every listed meeting.
+
+Owns
+- `reconcile_run`: one run for a tenant: windows split at Zoom's one-month limit, newest first,
+  300 rows a page, every call through the client (shared rate limiter and daily cap). Each page is
+  stored in its own transaction, so a stop loses nothing; the windows still to list live on
+  `ZoomReconcileState.pending`, so a run stopped by the daily cap continues after the reset.
+- `reconcile_backfill_request`: on a first authorization (or one after a gap), queue the last
+  `ZOOM_BACKFILL_DAYS` days; staff see its progress (windows done / total).
+- `reconcile_due_enqueue` (beat) and `reconcile_tenant_attempt` (the per-tenant task's one call).
+
+Cost: one Resource-intensive call per 300 meetings per window, two windows (meetings and
+webinars) per month of history; the hourly run of a quiet account spends two calls.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from collections.abc import Callable
+from datetime import UTC, date, datetime, timedelta
+
+from django.conf import settings
+from django.db import transaction
+from django.db.models import F, Q
+from django.utils import timezone
+
+from . import queueing
+from .client import ZoomClient
+from .exceptions import (
+    ReauthorizationRequiredError,
+    ZoomAPIError,
+    ZoomDashboardUnavailableError,
+    ZoomError,
+    ZoomRateLimitedError,
+    ZoomTransientError,
+)
+from .fields import aware_datetime, text
+from .metrics import dashboard_unavailable_mark, metrics_fetch_schedule
+from .models import ConnectionState, ZoomConnection, ZoomMeeting
+from .models.metrics import FetchStatus, MeetingKind
+from .models.reconcile import ReconcileStatus, ZoomReconcileState
+
+logger = logging.getLogger(__name__)
+
+Progress = Callable[[int, int | None], None]
+
+# Zoom: `from`/`to` at most one month apart. 28 days (both ends included) never exceeds a
+# calendar month, whatever month it starts in.
+MAX_WINDOW_DAYS = 28
+# Zoom's lists reach about six months back; older windows would be refused.
+MAX_LOOKBACK_DAYS = 180
+KINDS = (MeetingKind.MEETING, MeetingKind.WEBINAR)
+ROWS_KEY = {MeetingKind.MEETING: "meetings", MeetingKind.WEBINAR: "webinars"}
+# A run holds its tenant this long at most (the task's hard time limit); then another may start.
+LEASE = timedelta(minutes=30)
+# Zoom's answer when a token lacks a scope (HTTP 400), and "page token expired / no access".
+CODE_MISSING_SCOPE = 4711
+CODE_PAGE_TOKEN = 300
+TRANSIENT_WAIT = timedelta(minutes=10)
+# The per-tenant task, queued by name (services never import task modules).
+LABEL_FIELDS = {"audio_quality": "zoom_audio_quality", "video_quality": "zoom_video_quality",
+                "screen_share_quality": "zoom_screen_share_quality"}
+# List-row fields kept on the meeting until its dashboard detail replaces them.
+_DETAIL_KEYS = ("host", "user_type", "dept", "participants", "has_pstn", "has_voip",
+                "has_3rd_party_audio", "has_video", "has_screen_share", "has_recording",
+                "has_sip", "has_archiving")
+
+
+class ReconcileBusyError(ZoomError):
+    """Another run holds this tenant's reconcile (a worker, or the command elsewhere)."""
+
+
+# --- settings --------------------------------------------------------------------------------
+
+def reconcile_interval() -> timedelta:
+    return timedelta(minutes=int(getattr(settings, "ZOOM_RECONCILE_INTERVAL_MINUTES", 60)))
+
+
+def reconcile_days() -> int:
+    """Days the scheduled run lists (default 1: yesterday and today, overlapping runs)."""
+    return int(getattr(settings, "ZOOM_RECONCILE_DAYS", 1))
+
+
+def backfill_days() -> int:
+    return int(getattr(settings, "ZOOM_BACKFILL_DAYS", 7))
+
+
+# --- windows ---------------------------------------------------------------------------------
+
+def reconcile_windows(*, date_from: date, date_to: date) -> list[tuple[date, date]]:
+    """[date_from, date_to] cut into pieces Zoom accepts, newest first."""
+    pieces = []
+    end = date_to
+    while end >= date_from:
+        start = max(date_from, end - timedelta(days=MAX_WINDOW_DAYS - 1))
+        pieces.append((start, end))
+        end = start - timedelta(days=1)
+    return pieces
+
+
+def days_clamp(days: int) -> int:
+    """Days within what Zoom's lists reach; raises ValueError below one."""
+    if days < 1:
+        raise ValueError("days must be at least 1")
+    return min(days, MAX_LOOKBACK_DAYS)
+
+
+def _pieces(*, days: int, origin: str, today: date) -> list[dict]:
+    out = []
+    for start, end in reconcile_windows(date_from=today - timedelta(days=days), date_to=today):
+        out.extend({"kind": str(kind), "from": start.isoformat(), "to": end.isoformat(),
+                    "origin": origin} for kind in KINDS)
+    return out
+
+
+def _key(piece: dict) -> tuple:
+    return piece.get("kind"), piece.get("from"), piece.get("to")
+
+
+def _covered(piece: dict, pending: list[dict]) -> bool:
+    return any(p.get("kind") == piece["kind"] and p.get("from", "") <= piece["from"]
+               and p.get("to", "") >= piece["to"] for p in pending)
+
+
+def _today() -> date:
+    return datetime.now(UTC).date()
+
+
+def _state_for_update(tenant) -> ZoomReconcileState:
+    ZoomReconcileState.objects.get_or_create(tenant=tenant)
+    return ZoomReconcileState.objects.select_for_update().get(tenant=tenant)
+
+
+def reconcile_pieces_add(*, tenant, days: int, origin: str, today: date | None = None) -> int:
+    """Adds the windows of the last `days` days to the tenant's pending list; returns how many
+    were new (a window already covered by a pending one is not added twice)."""
+    new = _pieces(days=days_clamp(days), origin=origin, today=today or _today())
+    with transaction.atomic():
+        state = _state_for_update(tenant)
+        pending = [p for p in state.pending or [] if isinstance(p, dict)]
+        added = [p for p in new if not _covered(p, pending)]
+        if not added:
+            return 0
+        if not pending:  # a new job: progress starts again
+            state.job_total, state.job_done, state.job_origin = len(added), 0, origin
+        else:
+            state.job_total += len(added)
+        kind_order = {str(k): i for i, k in enumerate(KINDS)}
+        # Newest first: recent meetings matter most, the oldest wait last.
+        state.pending = sorted(pending + added, key=lambda p: (
+            p.get("to", ""), p.get("from", ""), -kind_order.get(p.get("kind"), 9)), reverse=True)
+        state.save(update_fields=["pending", "job_total", "job_done", "job_origin"])
+    return len(added)
+
+
+def _piece_done(state_pk: int, piece: dict, *, dropped: bool = False) -> None:
+    with transaction.atomic():
+        state = ZoomReconcileState.objects.select_for_update().get(pk=state_pk)
+        state.pending = [p for p in state.pending or [] if _key(p) != _key(piece)]
+        state.job_done = min(state.job_total, state.job_done + 1)
+        state.save(update_fields=["pending", "job_done"])
+    if dropped:
+        logger.info("reconcile window %s dropped", _key(piece))
+
+
+def _drop_kind(state_pk: int, kind: str) -> int:
+    with transaction.atomic():
+        state = ZoomReconcileState.objects.select_for_update().get(pk=state_pk)
+        before = len(state.pending or [])
+        state.pending = [p for p in state.pending or [] if p.get("kind") != kind]
+        dropped = before - len(state.pending)
+        state.job_done = min(state.job_total, state.job_done + dropped)
+        state.save(update_fields=["pending", "job_done"])
+    return dropped
+
+
+# --- storing one page --------------------------------------------------------------------------
+
+def quality_label(value) -> str:
+    """Zoom's label as stored: lower case, trimmed; "" when absent. Unknown words are kept."""
+    if value is None or isinstance(value, dict | list):
+        return ""
+    return text(value, 16).strip().lower()
+
+
+def _duration_minutes(start, end, raw) -> int | None:
+    if start and end and end >= start:
+        return int((end - start).total_seconds() // 60)
+    if isinstance(raw, int) and raw >= 0:
+        return raw
+    if isinstance(raw, str) and raw.replace(":", "").isdigit():
+        parts = [int(p) for p in raw.split(":")]  # "47:38" (mm:ss) or "1:02:03" (h:mm:ss)
+        return parts[0] * 60 + parts[1] if len(parts) == 3 else parts[0]
+    return None
+
+
+def _new_meeting_fields(kind: str, row: dict, now: datetime) -> dict:
+    start, end = aware_datetime(row.get("start_time")), aware_datetime(row.get("end_time"))
+    fields = {
+        "kind": kind,
+        "zoom_meeting_id": text(row.get("id"), 32),
+        "topic": text(row.get("topic"), 512),
+        "host_zoom_id": text(row.get("host_id"), 64),
+        "host_email": text(row.get("email"), 254),
+        "start_time": start,
+        "end_time": end,
+        "duration_minutes": _duration_minutes(start, end, row.get("duration")),
+        "reconciled_at": now,
+        "fetch_status": FetchStatus.SCHEDULED,
+        "details": {k: row[k] for k in _DETAIL_KEYS
+                    if k in row and isinstance(row[k], str | int | float | bool)},
+    }
+    for zoom_name, field in LABEL_FIELDS.items():
+        fields[field] = quality_label(row.get(zoom_name))
+    return fields
+
+
+def _fetch_countdown(end_time: datetime | None, now: datetime) -> float:
+    """Zoom needs minutes after the end; a meeting that ended long ago is fetched at once."""
+    delay = float(getattr(settings, "ZOOM_METRICS_FETCH_DELAY_SECONDS", 120))
+    if end_time is None:
+        return delay
+    return max(0.0, delay - (now - end_time).total_seconds())
+
+
+def _store_rows(*, tenant, kind: str, rows, summary: dict, seen: set, now: datetime) -> None:
+    rows = rows if isinstance(rows, list) else []
+    summary["listed"] += len(rows)
+    valid: dict[str, dict] = {}
+    for row in rows:
+        uuid = text(row.get("uuid"), 128).strip() if isinstance(row, dict) else ""
+        if not uuid:
+            summary["skipped"] += 1  # a row Zoom sent without its instance uuid: unusable
+            continue
+        if uuid in seen:
+            summary["duplicates"] += 1
+            continue
+        seen.add(uuid)
+        valid[uuid] = row
+    if not valid:
+        return
+    with transaction.atomic():
+        existing = {m.uuid: m for m in ZoomMeeting.objects.filter(
+            tenant=tenant, uuid__in=list(valid)).only("pk", "uuid", *LABEL_FIELDS.values())}
+        changed = []
+        for uuid, meeting in existing.items():
+            summary["known"] += 1
+            row, dirty = valid[uuid], False
+            for zoom_name, field in LABEL_FIELDS.items():
+                label = quality_label(row.get(zoom_name))
+                if label and getattr(meeting, field) != label:
+                    setattr(meeting, field, label)
+                    dirty = True
+            if dirty:
+                changed.append(meeting)
+        if changed:
+            ZoomMeeting.objects.bulk_update(changed, list(LABEL_FIELDS.values()))
+            summary["labels_updated"] += len(changed)
+        for uuid, row in valid.items():
+            if uuid in existing:
+                continue
+            fields = _new_meeting_fields(kind, row, now)
+            if not tenant.is_active:
+                fields["fetch_status"] = FetchStatus.SKIPPED
+            # get_or_create: an event for the same instance may be stored at this moment;
+            # whichever creates the row schedules the fetch, the other finds it.
+            meeting, created = ZoomMeeting.objects.get_or_create(tenant=tenant, uuid=uuid,
+                                                                 defaults=fields)
+            if not created:
+                summary["known"] += 1
+                continue
+            summary["missing"] += 1
+            if tenant.is_active:
+                metrics_fetch_schedule(meeting, countdown=_fetch_countdown(meeting.end_time, now))
+                summary["queued"] += 1
+
+
+def _list_piece(*, client: ZoomClient, tenant, piece: dict, summary: dict, seen: set,
+                now: datetime) -> None:
+    kind = piece["kind"]
+    date_from, date_to = date.fromisoformat(piece["from"]), date.fromisoformat(piece["to"])
+    lister = client.past_webinars_list if kind == MeetingKind.WEBINAR else \
+        client.past_meetings_list
+    for attempt in (1, 2):
+        pages = 0
+        try:
+            for page in lister(date_from=date_from, date_to=date_to):
+                pages += 1
+                summary["pages"] += 1
+                _store_rows(tenant=tenant, kind=kind, rows=page.get(ROWS_KEY[kind]),
+                            summary=summary, seen=seen, now=now)
+            return
+        except ZoomTransientError as exc:
+            if exc.code != CODE_PAGE_TOKEN:
+                raise
+            if pages == 0:
+                # Code 300 without a page token is permanent (e.g. "Can not access webinar
+                # info" on an account without webinars).
+                raise _KindUnavailable(str(exc)) from None
+            if attempt == 2:
+                raise
+            # The next_page_token expired (15 minutes): list the window again; rows already
+            # stored are found, not stored twice.
+
+
+class _KindUnavailable(Exception):
+    pass
+
+
+# --- the run ----------------------------------------------------------------------------------
+
+def _claim(state_pk: int, now: datetime) -> bool:
+    return bool(ZoomReconcileState.objects.filter(pk=state_pk).filter(
+        Q(run_started_at__isnull=True) | Q(run_started_at__lt=now - LEASE)
+    ).update(run_started_at=now, status=ReconcileStatus.RUNNING))
+
+
+def _empty_summary() -> dict:
+    return {"listed": 0, "missing": 0, "queued": 0, "skipped": 0, "known": 0,
+            "duplicates": 0, "labels_updated": 0, "pages": 0, "windows": 0,
+            "windows_left": 0, "errors": [], "complete": False, "stopped": None,
+            "resume_at": None, "api_calls": 0}
+
+
+def reconcile_run(*, tenant, days: int | None = None, origin: str = "hourly",
+                  progress: Progress | None = None, client: ZoomClient | None = None) -> dict:
+    """Lists the pending windows (plus the last `days` days, if given) and stores what is missing.
+
+    Returns {"listed", "missing", "queued", "skipped", "known", "labels_updated", "pages",
+    "windows", "windows_left", "complete", "stopped", "resume_at", "errors", "api_calls",
+    "days"}. Raises ReconcileBusyError when another run holds the tenant. Zoom's errors do not
+    escape: they stop the run (windows kept for later) and are recorded on the state.
+    """
+    summary = _empty_summary()
+    if days is not None:
+        summary["days"] = days_clamp(days)
+        reconcile_pieces_add(tenant=tenant, days=days, origin=origin)
+    state, _ = ZoomReconcileState.objects.get_or_create(tenant=tenant)
+    now = timezone.now()
+    if not _claim(state.pk, now):
+        raise ReconcileBusyError(f"a reconcile of tenant {tenant.slug} is already running")
+    own_client = client is None
+    client = client or ZoomClient(tenant)
+    status, error, waiting_until = ReconcileStatus.DONE, "", None
+    seen: set[str] = set()
+    try:
+        while True:
+            state.refresh_from_db(fields=["pending", "job_total", "job_done"])
+            pending = [p for p in state.pending or [] if isinstance(p, dict)]
+            if progress is not None:
+                progress(state.job_done, state.job_total or None)
+            if not pending:
+                summary["complete"] = True
+                break
+            piece = pending[0]
+            try:
+                _list_piece(client=client, tenant=tenant, piece=piece, summary=summary,
+                            seen=seen, now=now)
+            except ZoomRateLimitedError as exc:
+                # The daily cap (ours or Zoom's) or a long per-second queue: the rest waits.
+                summary["stopped"] = "daily_limit" if exc.daily else "rate_limited"
+                waiting_until = timezone.now() + timedelta(seconds=exc.retry_after_seconds)
+                status, error = ReconcileStatus.WAITING, str(exc)
+                break
+            except ZoomDashboardUnavailableError as exc:
+                dashboard_unavailable_mark(tenant=tenant, error=str(exc))
+                _drop_kind(state.pk, MeetingKind.MEETING)
+                _drop_kind(state.pk, MeetingKind.WEBINAR)
+                summary["stopped"] = "no_dashboard"
+                status, error = ReconcileStatus.UNAVAILABLE, str(exc)
+                break
+            except _KindUnavailable as exc:
+                _drop_kind(state.pk, piece["kind"])
+                summary["errors"].append(f"{piece['kind']}s not available: {exc}")
+                continue
+            except (ReauthorizationRequiredError, ZoomTransientError) as exc:
+                summary["stopped"] = "error"
+                waiting_until = timezone.now() + TRANSIENT_WAIT
+                status, error = ReconcileStatus.FAILED, f"{type(exc).__name__}: {exc}"
+                break
+            except ZoomAPIError as exc:
+                if exc.code == CODE_MISSING_SCOPE:
+                    # The token lacks this kind's list scope: the other kind still works.
+                    _drop_kind(state.pk, piece["kind"])
+                    summary["errors"].append(f"{piece['kind']}s: missing scope: {exc}")
+                    continue
+                if exc.status == 401:
+                    summary["stopped"] = "error"
+                    status, error = ReconcileStatus.FAILED, f"{type(exc).__name__}: {exc}"
+                    break
+                # Refused for good (a bad window, say): drop it rather than stall every run.
+                _piece_done(state.pk, piece, dropped=True)
+                summary["errors"].append(f"{_key(piece)}: {exc}")
+                continue
+            _piece_done(state.pk, piece)
+            summary["windows"] += 1
+    finally:
+        summary["api_calls"] = client.calls
+        if own_client:
+            client.close()
+        state.refresh_from_db()
+        summary["windows_left"] = len(state.pending or [])
+        summary["resume_at"] = waiting_until.isoformat() if waiting_until else None
+        if summary["errors"] and status == ReconcileStatus.DONE:
+            error = "; ".join(summary["errors"])[:2000]
+        state.status = status
+        state.last_error = error[:2000]
+        state.waiting_until = waiting_until
+        state.run_started_at = None
+        state.last_run_at = now
+        state.meetings_found = F("meetings_found") + summary["missing"]
+        if summary["complete"]:
+            state.last_complete_at = now
+        state.last_summary = {k: v for k, v in summary.items() if k != "errors"} | {
+            "errors": summary["errors"][:10]}
+        # Not `pending`: a backfill request may have added windows meanwhile.
+        state.save(update_fields=["status", "last_error", "waiting_until", "run_started_at",
+                                  "last_run_at", "meetings_found", "last_complete_at",
+                                  "last_summary"])
+    return summary
+
+
+# --- backfill on connect ------------------------------------------------------------------------
+
+def reconcile_queue(*, tenant_id: int, countdown: float = 0) -> None:
+    """Queues the per-tenant run; a lost message is made good by the beat."""
+    queueing.reconcile_enqueue(tenant_id=tenant_id, countdown=countdown)
+
+
+def reconcile_backfill_request(*, tenant, now: datetime | None = None) -> int | None:
+    """After OAuth success: reconcile the last `ZOOM_BACKFILL_DAYS` days when this is the first
+    authorization, or the gap since the last complete reconcile (at most that many days).
+
+    Returns the days queued, or None when the scheduled runs are current (no gap). The run is
+    queued once the caller's transaction commits.
+    """
+    now = now or timezone.now()
+    state = ZoomReconcileState.objects.filter(tenant=tenant).first()
+    days = backfill_days()
+    if state is not None and state.last_complete_at is not None:
+        gap = now - state.last_complete_at
+        if gap <= 2 * reconcile_interval():
+            return None
+        days = min(days, max(1, math.ceil(gap / timedelta(days=1))))
+    if days < 1:
+        return None
+    reconcile_pieces_add(tenant=tenant, days=days, origin="backfill")
+    ZoomReconcileState.objects.filter(tenant=tenant).update(
+        backfill_requested_at=now, backfill_days=days_clamp(days), queued_at=now)
+    tenant_id = tenant.pk
+    transaction.on_commit(lambda: reconcile_queue(tenant_id=tenant_id), robust=True)
+    logger.info("tenant %s: backfill of the last %d day(s) queued", tenant.slug, days)
+    return days
+
+
+def reconcile_backfill_on_connect(*, tenant) -> int | None:
+    """The OAuth hook: `reconcile_backfill_request` that can never break the authorization."""
+    try:
+        with transaction.atomic():  # a savepoint: a failure here leaves the caller's work intact
+            return reconcile_backfill_request(tenant=tenant)
+    except Exception:
+        logger.exception("tenant %s: could not queue the backfill; the beat's reconcile still "
+                         "runs", tenant.pk)
+        return None
+
+
+# --- beat and task ---------------------------------------------------------------------------
+
+def _connected_tenant_ids() -> list[int]:
+    return list(ZoomConnection.objects.filter(
+        state=ConnectionState.CONNECTED, tenant__is_active=True
+    ).values_list("tenant_id", flat=True))
+
+
+def reconcile_due_enqueue(*, now: datetime | None = None) -> int:
+    """Beat: queues a run for each connected tenant that is due; returns how many.
+
+    Due: never run, or the last run older than `ZOOM_RECONCILE_INTERVAL_MINUTES`, or windows
+    pending (a backfill, the rest after a limit) and not waiting for a reset. A tenant whose
+    run was queued recently is not queued again.
+    """
+    now = now or timezone.now()
+    interval = reconcile_interval()
+    requeue_after = min(interval, timedelta(minutes=15))
+    tenant_ids = _connected_tenant_ids()
+    states = {s.tenant_id: s for s in ZoomReconcileState.objects.filter(
+        tenant_id__in=tenant_ids)}
+    due = []
+    for tenant_id in tenant_ids:
+        state = states.get(tenant_id)
+        if state is None:
+            due.append(tenant_id)
+            continue
+        if state.run_started_at and state.run_started_at > now - LEASE:
+            continue
+        if state.waiting_until and state.waiting_until > now:
+            continue
+        if state.queued_at and state.queued_at > now - requeue_after:
+            continue
+        if state.pending or not state.last_run_at or state.last_run_at <= now - interval:
+            due.append(tenant_id)
+    for tenant_id in due:
+        ZoomReconcileState.objects.update_or_create(tenant_id=tenant_id,
+                                                    defaults={"queued_at": now})
+        transaction.on_commit(lambda t=tenant_id: reconcile_queue(tenant_id=t), robust=True)
+    return len(due)
+
+
+def reconcile_tenant_attempt(*, tenant_id: int) -> dict:
+    """The per-tenant task's one call: the scheduled window plus whatever is pending."""
+    from tenants.models import Tenant
+
+    tenant = Tenant.objects.filter(pk=tenant_id, is_active=True).first()
+    if tenant is None:
+        return {"status": "skipped"}
+    connected = ZoomConnection.objects.filter(tenant=tenant,
+                                              state=ConnectionState.CONNECTED).exists()
+    if not connected:
+        return {"status": "skipped"}
+    try:
+        summary = reconcile_run(tenant=tenant, days=reconcile_days(), origin="hourly")
+    except ReconcileBusyError:
+        return {"status": "busy"}
+    return {"status": "done" if summary["complete"] else summary["stopped"] or "stopped",
+            **{k: summary[k] for k in ("listed", "missing", "queued", "skipped")}}
