@@ -145,8 +145,7 @@ class PortalCollector(Collector):
         client = redis.Redis.from_url(url, socket_timeout=REDIS_TIMEOUT_SECONDS,
                                       socket_connect_timeout=REDIS_TIMEOUT_SECONDS)
         try:
-            queues = [q.strip() for q in str(getattr(settings, "CELERY_WORKER_QUEUES", "")
-                                              ).split(",") if q.strip()]
+            queues = [queue.name for queue in settings.CELERY_TASK_QUEUES]
             length = GaugeMetricFamily("portal_celery_queue_length",
                                        "Messages waiting in each Celery queue.",
                                        labels=["queue"])

@@ -13,7 +13,6 @@ import os
 
 from django.conf import settings
 from django.contrib.auth.decorators import login_not_required
-from django.core.exceptions import DisallowedHost
 from django.http import Http404, HttpResponse
 from django.utils.crypto import constant_time_compare
 from django.views.decorators.cache import never_cache
@@ -46,12 +45,11 @@ def _bearer(request) -> str:
 @never_cache
 def metrics(request):
     token = getattr(settings, "PORTAL_METRICS_TOKEN", "")
-    if not token or getattr(request, "tenant", None) is not None:
+    # Staff hosts only (the host middleware marks them); a customer's hostname never
+    # reveals that the endpoint exists.
+    if (not token or getattr(request, "tenant", None) is not None
+            or not getattr(request, "portal_staff_host", False)):
         raise Http404
-    try:
-        request.get_host()  # a staff host: one of ALLOWED_HOSTS
-    except DisallowedHost:
-        raise Http404 from None
     given = _bearer(request)
     if not given or not constant_time_compare(given, token):
         response = HttpResponse("unauthorized\n", status=401, content_type="text/plain")

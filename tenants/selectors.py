@@ -117,7 +117,7 @@ class TenantCredentials:
         """What the OAuth flow lacks: the app's Client ID and Client Secret."""
         missing = [] if self.client_id else ["Client ID"]
         if self.client_secret is None:
-            missing.append("Client Secret (cannot be decrypted: re-enter it)")
+            missing.append(f"Client Secret ({UNDECRYPTABLE_HINT})")
         elif not self.client_secret:
             missing.append("Client Secret")
         return missing
@@ -126,7 +126,7 @@ class TenantCredentials:
     def token_missing(self) -> list[str]:
         """What webhook verification lacks."""
         if self.webhook_token is None:
-            return ["Secret Token (cannot be decrypted: re-enter it)"]
+            return [f"Secret Token ({UNDECRYPTABLE_HINT})"]
         return [] if self.webhook_token else ["Secret Token"]
 
     @property

@@ -56,6 +56,7 @@ from zoom_integration.models import (
     ZoomUser,
     ZoomWebhookDelivery,
 )
+from zoom_integration.models.reconcile import ZoomAccountOverview, ZoomReconcileState
 
 pytestmark = pytest.mark.django_db
 
@@ -126,7 +127,8 @@ def build_world(tenant: Tenant, mark: str) -> dict[type, object]:
         tenant=tenant, topic=f"{mark} meeting", uuid=f"{mark}-uuid==", host_zoom_id=user.zoom_id,
         host_email=user.email, zoom_meeting_id=str(86000000000 + tenant.pk),
         end_time=timezone.now() - dt.timedelta(hours=1),
-        start_time=timezone.now() - dt.timedelta(hours=2), worst_metric=f"{mark} worst")
+        start_time=timezone.now() - dt.timedelta(hours=2), worst_metric=f"{mark} worst",
+        zoom_audio_quality="poor", zoom_video_quality="good", zoom_screen_share_quality="fair")
     participant = rows[ZoomParticipant] = ParticipantFactory(
         meeting=meeting, user=user, user_name=f"{mark} participant",
         email=f"{mark}-p@cust.example")
@@ -139,6 +141,12 @@ def build_world(tenant: Tenant, mark: str) -> dict[type, object]:
     rows[WebhookRejection] = WebhookRejection.objects.create(
         tenant=tenant, reason=f"{mark}_reason", day=timezone.now().date(), count=3,
         last_at=timezone.now())
+    rows[ZoomReconcileState] = ZoomReconcileState.objects.create(
+        tenant=tenant, last_error=f"{mark} reconcile error")
+    rows[ZoomAccountOverview] = ZoomAccountOverview.objects.create(
+        tenant=tenant, fetched_at=timezone.now(),
+        client_versions={"client_versions": [{"client_version": f"{mark} 6.1",
+                                              "total_count": 3}]})
     from django.contrib.auth import get_user_model
 
     someone = get_user_model().objects.create_user(username=f"{mark}-staff", is_staff=True,
