@@ -107,3 +107,10 @@ def test_reason_as_dict_keeps_every_part_and_the_text():
                                 "value": 5.5, "limit": 7, "op": "<",
                                 "text": "video input frame rate 5.5 fps < 7 fps"}
     assert str(Reason("audio_input", "avg_loss_pct", 12, 10, ">")) == "audio input loss 12% > 10%"
+
+
+def test_reason_text_for_a_stream_or_metric_without_a_label():
+    # Thresholds may grow: a new stream or metric is named as it is, with no unit.
+    assert str(Reason("phone_input", "mos", 2.5, 3, "<")) == "phone_input mos 2.5  < 3 "
+    assert str(Reason("audio_input", "latency_ms", 501, 500, ">")) == (
+        "audio input round trip 501 ms > 500 ms")
