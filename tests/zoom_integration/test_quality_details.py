@@ -4,10 +4,17 @@ media, running min/max, the meeting's worst reason, and a reason's dictionary fo
 import pytest
 
 from zoom_integration.quality import (
+    DEFAULT_THRESHOLDS,
     Classification,
+    ParsedSample,
+    QualityThresholds,
     Reason,
     SummaryAccumulator,
     meeting_classify,
+    mos_estimate,
+    participant_classify,
+    participant_mos,
+    sample_parse,
     stream_summaries,
 )
 
@@ -107,3 +114,66 @@ def test_reason_as_dict_keeps_every_part_and_the_text():
                                 "value": 5.5, "limit": 7, "op": "<",
                                 "text": "video input frame rate 5.5 fps < 7 fps"}
     assert str(Reason("audio_input", "avg_loss_pct", 12, 10, ">")) == "audio input loss 12% > 10%"
+
+
+def test_reason_text_for_a_stream_or_metric_without_a_label():
+    # Thresholds may grow: a new stream or metric is named as it is, with no unit.
+    assert str(Reason("phone_input", "mos", 2.5, 3, "<")) == "phone_input mos 2.5  < 3 "
+    assert str(Reason("audio_input", "latency_ms", 501, 500, ">")) == (
+        "audio input round trip 501 ms > 500 ms")
+
+
+# --- survivors of the second mutation run --------------------------------------------------------
+
+def test_a_sample_that_is_not_an_object_is_kept_whole():
+    assert sample_parse("junk") == ParsedSample(None, {}, {}, {}, {"_": "junk"})
+    assert sample_parse([1]) == ParsedSample(None, {}, {}, {}, {"_": [1]})
+
+
+def test_an_odd_stream_block_is_kept_and_the_next_streams_still_parsed():
+    parsed = sample_parse({"audio_input": "weird", "video_input": {"latency": "2 s",
+                                                                   "resolution": "big"},
+                           "as_input": {"resolution": "-", "frame_rate": "3 fps"}})
+    assert parsed.unparsed == {"audio_input": "weird", "video_input.resolution": "big"}
+    assert parsed.metrics == {"video_input": {"latency_ms": 2000.0},
+                              "as_input": {"frame_rate_fps": 3.0}}
+
+
+def test_summaries_round_to_three_decimals():
+    summary = stream_summaries([{"audio_input": {"latency_ms": 1.23456, "bitrate_kbps": 9}},
+                                {"audio_input": {"latency_ms": 2.34567, "bitrate_kbps": 9}}])
+    assert summary["audio_input"]["latency_ms"] == {"min": 1.235, "avg": 1.79, "max": 2.346}
+
+
+def test_a_summary_without_a_sample_count_is_not_classified():
+    no_count = {"audio_input": {"latency_ms": {"min": 40, "avg": 40, "max": 40}}}
+    for thresholds in (DEFAULT_THRESHOLDS, QualityThresholds(min_samples=1)):
+        assert participant_classify(no_count, thresholds).quality == "unclassified"
+        assert participant_mos(no_count, thresholds) is None
+
+
+def test_classification_scores_the_mos_with_its_own_thresholds():
+    one = {"audio_input": {"samples": 1, "latency_ms": {"min": 40, "avg": 40, "max": 40}}}
+    assert participant_classify(one, QualityThresholds(min_samples=1)).mos == mos_estimate(40)
+    assert participant_classify(one).mos is None
+
+
+def test_mos_skips_an_unusable_stream_and_scores_the_next():
+    usable = {"samples": 5, "latency_ms": {"min": 80, "avg": 80, "max": 80}}
+    short = {"samples": 1, "latency_ms": {"min": 900, "avg": 900, "max": 900}}
+    no_rtt = {"samples": 5, "jitter_ms": {"min": 3, "avg": 3, "max": 3}}
+    assert participant_mos({"audio_input": short, "audio_output": usable}) == mos_estimate(80)
+    assert participant_mos({"audio_input": no_rtt, "audio_output": usable}) == mos_estimate(80)
+    # Missing jitter and loss count as zero.
+    assert participant_mos({"audio_output": usable}) == mos_estimate(80, 0.0, 0.0)
+
+
+def test_mos_defaults_branch_edge_clamp_and_rounding():
+    assert mos_estimate(40) == mos_estimate(40, 0.0, 0.0)
+    # Effective latency 160.5 takes the second branch: R = 94.768 - 4.05.
+    r = 94.768 - (160.5 - 120) / 10
+    assert mos_estimate(150.5) == round(1 + 0.035 * r + 7e-6 * r * (r - 60) * (100 - r), 3)
+    # R between 100 and 101 (a negative loss only reaches it): clamped to 4.5.
+    assert mos_estimate(0, 0, -2.5) == 4.5
+    r = 94.768 - 56 / 40 - 2.5
+    assert mos_estimate(40, 3, 1) == round(1 + 0.035 * r + 7e-6 * r * (r - 60) * (100 - r), 3)
