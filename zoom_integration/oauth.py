@@ -47,6 +47,7 @@ from observability import hooks as observe
 from tenants.models import Tenant
 from tenants.selectors import tenant_credentials, tenant_zoom_urls
 
+from .backfill import reconcile_backfill_on_connect
 from .exceptions import (
     OAuthFlowError,
     ReauthorizationRequiredError,
@@ -55,7 +56,6 @@ from .exceptions import (
     ZoomTransientError,
 )
 from .models import ConnectionState, ZoomConnection
-from .reconcile import reconcile_backfill_on_connect
 from .zoom import REQUIRED_SCOPE_NAMES
 
 logger = logging.getLogger(__name__)

@@ -98,11 +98,11 @@ def test_reauthorizing_after_a_gap_backfills_the_gap(client, tenant, settings,
 
 @responses.activate
 def test_a_backfill_failure_never_breaks_the_authorization(client, tenant, monkeypatch):
-    from zoom_integration import reconcile
+    from zoom_integration import backfill
 
     def broken(**kwargs):
         raise RuntimeError("boom")
 
-    monkeypatch.setattr(reconcile, "reconcile_backfill_request", broken)
+    monkeypatch.setattr(backfill, "reconcile_backfill_request", broken)
     authorize(client, tenant)  # still a success page
     assert tenant.zoom_connection.state == "connected"

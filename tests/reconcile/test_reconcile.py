@@ -6,15 +6,11 @@ import pytest
 import responses
 from django.utils import timezone
 
+from zoom_integration.backfill import MAX_WINDOW_DAYS, reconcile_windows
 from zoom_integration.models import ZoomMeeting, ZoomReconcileState
 from zoom_integration.models.metrics import FetchStatus
 from zoom_integration.models.reconcile import ReconcileStatus
-from zoom_integration.reconcile import (
-    MAX_WINDOW_DAYS,
-    reconcile_due_enqueue,
-    reconcile_run,
-    reconcile_windows,
-)
+from zoom_integration.reconcile import reconcile_due_enqueue, reconcile_run
 
 from .conftest import API, row, today
 

@@ -13,6 +13,7 @@ import time
 import pytest
 from django.conf import settings
 
+from devstack.commands import BIN
 from nectar_portal.celery import app as celery_app
 from tests import celery_worker as worker_helper
 from tests.factories import ZoomWebhookDeliveryFactory, envelope
@@ -56,7 +57,7 @@ def test_worker_started_as_the_readme_says_processes_a_webhook_delivery(through_
            "CELERY_BROKER_URL": settings.CELERY_BROKER_URL,
            "DATABASE_URL": worker_helper.test_database_url()}
     env.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)
-    argv = [str(worker_helper.CELERY), *command.split()[1:]]
+    argv = [str(BIN / "celery"), *command.split()[1:]]
     worker = subprocess.Popen(argv, cwd=settings.BASE_DIR, env=env,
                               stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     try:

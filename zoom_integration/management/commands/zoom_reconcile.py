@@ -53,7 +53,8 @@ class Command(BaseCommand):
         parser.add_argument("--days", default="1", help="days back from today (default 1)")
 
     def handle(self, *args, slug, days, **options):
-        from zoom_integration.reconcile import MAX_LOOKBACK_DAYS, ReconcileBusyError, reconcile_run
+        from zoom_integration.backfill import MAX_LOOKBACK_DAYS
+        from zoom_integration.reconcile import ReconcileBusyError, reconcile_run
 
         days = _days(str(days))
         tenant = Tenant.objects.filter(slug=slug).first()
