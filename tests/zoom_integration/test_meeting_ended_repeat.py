@@ -29,7 +29,7 @@ OBJECT = {"id": "86012345678", "uuid": UUID, "topic": "Board call", "host_id": "
 
 def fetches_queued(callbacks) -> int:
     """How many of the captured on-commit callbacks queue a metrics fetch."""
-    return sum(getattr(cb, "__qualname__", "").startswith("metrics_fetch_schedule.")
+    return sum(getattr(cb, "__qualname__", "").startswith("metrics_fetch_enqueue.")
                for cb in callbacks)
 
 
