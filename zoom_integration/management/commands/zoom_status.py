@@ -56,7 +56,8 @@ class Command(BaseCommand):
         health = health_from_row(row)
         conn = getattr(row, "zoom_connection", None)
         capabilities = connection_capability_state(conn)
-        connected = conn is not None and bool(conn.authorized_at)
+        connected = conn is not None and bool(conn.authorized_at or conn.scopes
+                                              or conn.missing_capabilities)
         return {
             "slug": row.slug,
             "health": HEALTH_WORDS.get(health.code, health.code),
