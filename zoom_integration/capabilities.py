@@ -125,14 +125,17 @@ def scope_missing_record(*, tenant, error: ZoomScopeMissingError) -> str:
         conn = ZoomConnection.objects.select_for_update().filter(tenant_id=tenant.pk).first()
         if conn is None:
             return scope_missing_message(list(error.scopes))
-        refused = " ".join(dict.fromkeys(
-            [*zoom.scope_names(conn.missing_capabilities), *(c.key for c in capabilities)]))
-        state = capability_state(scope=conn.scopes, refused=refused, kind=conn.scope_kind)
-        conn.missing_capabilities = " ".join(c.key for c in state.missing)
-        conn.missing_scopes = " ".join(state.missing_names)
+        # Added to what is stored (not recomputed from `scopes`: Zoom's refusal is the fact).
+        # A refused optional capability (the overview) is never stored: it is not a problem.
+        keys = zoom.scope_names(conn.missing_capabilities) | {c.key for c in capabilities}
+        kind = conn.scope_kind if conn.scope_kind in (zoom.GRANULAR, zoom.CLASSIC) \
+            else zoom.scope_kind(zoom.scope_names(" ".join(error.scopes)))
+        lacking = [c for c in zoom.CAPABILITIES if c.key in keys and not c.optional]
+        conn.missing_capabilities = " ".join(c.key for c in lacking)
+        conn.missing_scopes = " ".join(zoom.scope_names_for(lacking, kind))
         conn.save(update_fields=["missing_capabilities", "missing_scopes"])
     # Zoom's own names when it gave them (they are in the app's kind); else ours.
-    names = list(error.scopes) or zoom.scope_names_for(capabilities, state.kind)
+    names = list(error.scopes) or zoom.scope_names_for(capabilities, kind)
     logger.warning("tenant %s: Zoom refused a call for missing scope(s) %s", tenant.slug,
                    ", ".join(names) or "?")
     return scope_missing_message(names)
