@@ -110,8 +110,8 @@ def connection_capabilities_apply(conn: ZoomConnection, *, scope: str,
 def scope_missing_message(names: list[str]) -> str:
     """What staff and the customer read when Zoom refused a call for a missing scope."""
     shown = ", ".join(names) or "(Zoom did not name it)"
-    noun = "scope" if len(names) == 1 else "scopes"
-    return f"The app lacks {noun} {shown}: add it in Zoom, then authorize again."
+    noun, pronoun = ("scope", "it") if len(names) <= 1 else ("scopes", "them")
+    return f"The app lacks {noun} {shown}: add {pronoun} in Zoom, then authorize again."
 
 
 def scope_missing_record(*, tenant, error: ZoomScopeMissingError) -> str:
