@@ -88,3 +88,8 @@ def test_revoke_button_requires_change_permission(client, django_user_model, ten
     assert response.status_code == 403
     assert len(responses.calls) == 0
     assert ZoomConnection.objects.get(tenant=tenant).refresh_token == "refresh-old"
+
+
+def test_the_verification_token_is_shown_as_retired(admin_client, tenant):
+    page = admin_client.get(reverse("admin:tenants_tenant_change", args=[tenant.pk]))
+    assert "Retired by Zoom (2025)" in page.content.decode()
