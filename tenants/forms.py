@@ -31,6 +31,11 @@ class TenantAdminForm(forms.ModelForm):
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
+        if "verification_token" in self.fields:
+            # Zoom retired it (2025): events are signed with the Secret Token.
+            self.fields["verification_token"].help_text = (
+                "Retired by Zoom (2025): no substitute for the Secret Token, which signs every "
+                "event. Kept only for apps that still send it. Write-only.")
         for name in SECRET_FIELDS:
             if name not in self.fields:
                 continue

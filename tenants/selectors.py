@@ -166,10 +166,11 @@ def credentials_annotations() -> dict:
 
 def _credentials(client_id: str, raw_secret: str | None, raw_token: str | None,
                  raw_legacy: str | None, has_primary: bool) -> TenantCredentials:
-    token, legacy = _present(raw_token), _present(raw_legacy)
+    token = _present(raw_token)
     return TenantCredentials(
         client_id=bool(client_id), client_secret=_present(raw_secret),
-        webhook_token=None if token is None else bool(token or legacy),
+        # Zoom retired the legacy Verification Token (2025): only the Secret Token counts.
+        webhook_token=token,
         primary_host=bool(has_primary))
 
 

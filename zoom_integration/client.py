@@ -32,9 +32,11 @@ from .exceptions import (
     ZoomDashboardUnavailableError,
     ZoomNotFoundError,
     ZoomRateLimitedError,
+    ZoomScopeMissingError,
     ZoomTransientError,
 )
 from .ratelimit import HEAVY, INTENSIVE, LIGHT, MEDIUM, RateLimiter
+from .zoom import CODE_SCOPE_MISSING, DASHBOARD_CAPABILITIES, missing_scopes_parse
 
 logger = logging.getLogger(__name__)
 
@@ -50,8 +52,6 @@ CODE_TOKEN_INVALID = 124  # expired or invalid access token (or one sent in a qu
 CODE_DASHBOARD_UNAVAILABLE = 200  # the plan has no Dashboard, or it is disabled
 CODE_PAGE_TOKEN_EXPIRED = 300  # next_page_token is invalid or expired (they last 15 min)
 CODE_NOT_FOUND = 3001  # meeting does not exist, not ended yet, or a UUID not double-encoded
-
-
 def encode_uuid(uuid: str) -> str:
     """A meeting UUID for a URL path: double-encoded when it starts with "/" or holds "//".
 
@@ -98,8 +98,11 @@ class ZoomClient:
     """One tenant's Zoom REST client. Use as a context manager, or call `close()`."""
 
     def __init__(self, tenant, *, session: requests.Session | None = None,
-                 limiter: RateLimiter | None = None):
+                 limiter: RateLimiter | None = None, dashboard_type: str = "past"):
         self.tenant = tenant
+        # `type` of the per-meeting Dashboard calls: "past", or "pastOne" (past meetings with
+        # one participant) for the one last try before an instance counts as "no data".
+        self.dashboard_type = dashboard_type
         self.base_url = settings.ZOOM_API_BASE_URL.rstrip("/")
         self.timeout = settings.ZOOM_HTTP_TIMEOUT
         self.session = session or requests.Session()
@@ -144,9 +147,12 @@ class ZoomClient:
         # failure already waits up to twice the base (the doubling counts from the call itself).
         return full_jitter_seconds(failures + 1, base=self.backoff_base, cap=self.backoff_max)
 
-    def request(self, method: str, path: str, *, category: str,
-                params: dict | None = None) -> dict:
-        """One Zoom call (after the limiter); returns the JSON body, or raises a typed error."""
+    def request(self, method: str, path: str, *, category: str, params: dict | None = None,
+                capability: str = "") -> dict:
+        """One Zoom call (after the limiter); returns the JSON body, or raises a typed error.
+
+        `capability` (a key of zoom.CAPABILITIES) names what a 4711 answer is about when
+        Zoom's message does not list the scopes."""
         url = f"{self.base_url}/{path.lstrip('/')}"
         if self._token is None:
             self._token = self._access_token()
@@ -210,14 +216,22 @@ class ZoomClient:
                                              status=status, code=code)
                 self.sleep(self._backoff(failures))
                 continue
+            if code == CODE_SCOPE_MISSING:
+                scopes = missing_scopes_parse(message)
+                raise ZoomScopeMissingError(
+                    f"Zoom refused {method} {path}: the app lacks scope "
+                    f"{', '.join(scopes) or capability or '(not named)'}",
+                    scopes=scopes, capability=capability, status=status, code=code)
             if code == CODE_DASHBOARD_UNAVAILABLE:
                 raise ZoomDashboardUnavailableError(
                     f"Dashboard unavailable on this Zoom plan: {message}", status=status,
                     code=code)
             if status == 404 or code == CODE_NOT_FOUND:
                 raise ZoomNotFoundError(f"Zoom: not found ({message})", status=status, code=code)
-            if code == CODE_PAGE_TOKEN_EXPIRED:
-                # Page tokens live 15 minutes; the task starts the listing again.
+            if code == CODE_PAGE_TOKEN_EXPIRED and (params or {}).get("next_page_token"):
+                # Page tokens live 15 minutes; the task starts the listing again. Without a
+                # page token sent, code 300 is a permanent refusal (e.g. "Can not access
+                # webinar info"), raised below.
                 raise ZoomTransientError(f"Zoom page token expired: {message}",
                                          status=status, code=code)
             raise ZoomAPIError(f"Zoom answered {status} on {method} {path}: {message}",
@@ -239,12 +253,14 @@ class ZoomClient:
                                     daily=daily, category=category, code=code)
 
     def paginate(self, path: str, *, category: str, page_size: int,
-                 params: dict | None = None) -> Iterator[dict]:
+                 params: dict | None = None, capability: str = "") -> Iterator[dict]:
         """Yields each page's JSON body, following `next_page_token`."""
         params = dict(params or {})
         params["page_size"] = page_size
         while True:
-            page = self.request("GET", path, category=category, params=params)
+            # A copy per call: the page token added below must not show in an earlier call.
+            page = self.request("GET", path, category=category, params=dict(params),
+                                capability=capability)
             yield page
             token = page.get("next_page_token")
             if not token:
@@ -310,20 +326,22 @@ class ZoomClient:
     def users_pages(self, *, status: str = "active") -> Iterator[dict]:
         # https://developers.zoom.us/docs/api/users/#tag/users/GET/users (Medium)
         return self.paginate("users", category=MEDIUM, page_size=USERS_PAGE_SIZE,
-                             params={"status": status})
+                             params={"status": status}, capability="users_list")
 
     def user_get(self, user_id: str) -> dict:
         # GET /users/{userId} (Light)
-        return self.request("GET", f"users/{quote(user_id, safe='')}", category=LIGHT)
+        return self.request("GET", f"users/{quote(user_id, safe='')}", category=LIGHT,
+                            capability="users_me" if user_id == "me" else "user_get")
 
     def groups_list(self) -> list[dict]:
         # GET /groups (Medium); no pagination fields in either spec version.
-        return list(self.request("GET", "groups", category=MEDIUM).get("groups") or [])
+        return list(self.request("GET", "groups", category=MEDIUM,
+                                 capability="groups_list").get("groups") or [])
 
     def group_members_pages(self, group_id: str) -> Iterator[dict]:
         # GET /groups/{groupId}/members (Medium)
         return self.paginate(f"groups/{quote(group_id, safe='')}/members", category=MEDIUM,
-                             page_size=GROUP_MEMBERS_PAGE_SIZE)
+                             page_size=GROUP_MEMBERS_PAGE_SIZE, capability="group_members")
 
     # -- dashboards; always type=past for ended meetings (the default, live, finds nothing) ---
 
@@ -332,20 +350,29 @@ class ZoomClient:
         plural = "webinars" if kind == "webinar" else "meetings"
         return f"metrics/{plural}/{encode_uuid(uuid)}{suffix}"
 
+    @staticmethod
+    def _capability(kind: str, call: str) -> str:
+        return DASHBOARD_CAPABILITIES["webinar" if kind == "webinar" else "meeting"][call]
+
     def dashboard_detail(self, kind: str, uuid: str) -> dict:
         # GET /metrics/meetings/{meetingId} (Heavy)
         return self.request("GET", self._dashboard_path(kind, uuid), category=HEAVY,
-                            params={"type": "past"})
+                            params={"type": self.dashboard_type},
+                            capability=self._capability(kind, "detail"))
 
     def dashboard_participants_pages(self, kind: str, uuid: str) -> Iterator[dict]:
         # GET /metrics/meetings/{meetingId}/participants (Heavy), max 300
         return self.paginate(self._dashboard_path(kind, uuid, "/participants"), category=HEAVY,
-                             page_size=PARTICIPANTS_PAGE_SIZE, params={"type": "past"})
+                             page_size=PARTICIPANTS_PAGE_SIZE,
+                             params={"type": self.dashboard_type},
+                             capability=self._capability(kind, "participants"))
 
     def dashboard_qos_pages(self, kind: str, uuid: str) -> Iterator[dict]:
-        # GET /metrics/meetings/{meetingId}/participants/qos (Heavy), max 10
+        # GET /metrics/meetings/{meetingId}/participants/qos (Heavy), max 10. Its `type` takes
+        # only past or live (no pastOne).
         return self.paginate(self._dashboard_path(kind, uuid, "/participants/qos"),
-                             category=HEAVY, page_size=QOS_PAGE_SIZE, params={"type": "past"})
+                             category=HEAVY, page_size=QOS_PAGE_SIZE, params={"type": "past"},
+                             capability=self._capability(kind, "qos"))
 
     # -- Dashboard lists: every past meeting and webinar in a window --------------------------
     # GET /metrics/meetings and /metrics/webinars (Resource-intensive): type=past, from/to as
@@ -355,7 +382,8 @@ class ZoomClient:
     def _past_list(self, plural: str, date_from, date_to) -> Iterator[dict]:
         return self.paginate(f"metrics/{plural}", category=INTENSIVE, page_size=LIST_PAGE_SIZE,
                              params={"type": "past", "from": date_from.isoformat(),
-                                     "to": date_to.isoformat()})
+                                     "to": date_to.isoformat()},
+                             capability=f"{plural}_list")
 
     def past_meetings_list(self, *, date_from, date_to) -> Iterator[dict]:
         """Pages of past meetings (each with `meetings`) between two dates."""
@@ -373,26 +401,29 @@ class ZoomClient:
         # GET /metrics/quality?from&to: {quality: {audio|video|screen_share: {good, ...}}}
         return self.request("GET", "metrics/quality", category=HEAVY,
                             params={"from": date_from.isoformat(), "to": date_to.isoformat(),
-                                    "type": "meeting"})
+                                    "type": "meeting"}, capability="overview_quality")
 
     def client_versions(self) -> dict:
         # GET /metrics/client_versions: {client_versions: [{client_version, total_count}]}
-        return self.request("GET", "metrics/client_versions", category=HEAVY)
+        return self.request("GET", "metrics/client_versions", category=HEAVY,
+                            capability="overview_client_versions")
 
     def zoom_rooms_pages(self) -> Iterator[dict]:
         # GET /metrics/zoomrooms: rooms with status, health and issues, 300 a page
         return self.paginate("metrics/zoomrooms", category=INTENSIVE,
-                             page_size=LIST_PAGE_SIZE)
+                             page_size=LIST_PAGE_SIZE, capability="overview_zoomrooms")
 
     def zoom_rooms_top(self, *, date_from, date_to) -> dict:
         # GET /metrics/issues/zoomrooms: the top 25 rooms with issues
         return self.request("GET", "metrics/issues/zoomrooms", category=HEAVY,
-                            params={"from": date_from.isoformat(), "to": date_to.isoformat()})
+                            params={"from": date_from.isoformat(), "to": date_to.isoformat()},
+                            capability="overview_zoomrooms")
 
     def zoom_rooms_top_issues(self, *, date_from, date_to) -> dict:
         # GET /metrics/zoomrooms/issues: the top issues across rooms
         return self.request("GET", "metrics/zoomrooms/issues", category=HEAVY,
-                            params={"from": date_from.isoformat(), "to": date_to.isoformat()})
+                            params={"from": date_from.isoformat(), "to": date_to.isoformat()},
+                            capability="overview_zoomrooms")
 
 
 def _error_body(response) -> dict:

@@ -1,6 +1,7 @@
 """Each tenant's Zoom user directory: full syncs of users and groups, and user.* events.
 
-Owns `zoom_users_sync`, `zoom_groups_sync`, `zoom_directory_sync` and `zoom_user_event_apply`.
+Owns `zoom_users_sync`, `zoom_groups_sync`, `zoom_directory_sync`, `zoom_user_event_apply` (every
+user.* event) and `zoom_group_event_apply` (group.* events: incremental group sync).
 Full syncs page through Zoom (https://developers.zoom.us/docs/api/users/) and write each page with a
 fixed number of queries (one upsert of the page's users, one of their memberships, one progress
 update): no query per user, flat memory. Users of every status are listed (status is only a filter);
@@ -26,12 +27,14 @@ from django.utils import timezone
 
 from tenants.models import Tenant
 
+from .capabilities import scope_missing_record
 from .client import ZoomClient
 from .exceptions import (
     ReauthorizationRequiredError,
     RetryLater,
     ZoomAPIError,
     ZoomRateLimitedError,
+    ZoomScopeMissingError,
     ZoomTransientError,
 )
 from .fields import aware_datetime, int_or_zero, small_int, text
@@ -128,6 +131,12 @@ def _finish(run: SyncRun, *, error: BaseException | None = None) -> SyncRun:
     run.status = SyncRun.Status.FAILED if error else SyncRun.Status.SUCCEEDED
     run.error = f"{type(error).__name__}: {error}"[:2000] if error else ""
     run.phase = "failed" if error else "done"
+    if isinstance(error, ZoomScopeMissingError):
+        # Parked, not failed: the capability is recorded on the connection, and a new
+        # authorization queues the sync again.
+        run.status = SyncRun.Status.NO_SCOPE
+        run.error = scope_missing_record(tenant=run.tenant, error=error)[:2000]
+        run.phase = "waiting for a scope"
     run.save(update_fields=["finished_at", "status", "error", "phase", "items_done",
                             "items_total", "users_seen", "users_marked_deleted", "groups_seen",
                             "api_calls"])
@@ -369,9 +378,15 @@ def zoom_directory_sync(*, tenant, progress: Progress | None = None, users: bool
 
 # -- user.* events ------------------------------------------------------------------------------
 
+# Events after which the user is no longer on the account: user.disassociated means the user
+# left the account (Zoom sends no user.deleted after it), so it is treated like a removal.
+_REMOVAL_EVENTS = {"user.deleted", "user.disassociated"}
+
+
 def zoom_user_event_apply(*, tenant, event: str, payload: dict, event_ts: int | None) -> None:
-    """Applies user.created / user.updated (a partial patch) / user.deleted (and user.activated /
-    user.deactivated) to the tenant's directory. Older events than the last applied are ignored.
+    """Applies user.created / user.updated (a partial patch) / user.deleted / user.activated /
+    user.deactivated / user.disassociated to the tenant's directory. Older events than the last
+    applied are ignored (except to fill empty fields).
     """
     obj = (payload or {}).get("object")
     if not isinstance(obj, dict):
@@ -383,8 +398,7 @@ def zoom_user_event_apply(*, tenant, event: str, payload: dict, event_ts: int | 
     with transaction.atomic():
         user = (ZoomUser.objects.select_for_update()
                 .filter(tenant=tenant, zoom_id=key).first())
-        if user is None and event in {"user.updated", "user.deleted", "user.activated",
-                                      "user.deactivated"} and obj.get("email"):
+        if user is None and event != "user.created" and obj.get("email"):
             # Known before under its pending key (email) and now with an id: adopt that row.
             user = (ZoomUser.objects.select_for_update()
                     .filter(tenant=tenant, zoom_id=user_key({"email": obj["email"]})).first())
@@ -415,7 +429,7 @@ def zoom_user_event_apply(*, tenant, event: str, payload: dict, event_ts: int | 
                 setattr(user, field, value)
             if {"first_name", "last_name"} & set(obj) and "display_name" not in obj:
                 user.display_name = text(f"{user.first_name} {user.last_name}".strip(), 256)
-        if event == "user.deleted":
+        if event in _REMOVAL_EVENTS:
             user.deleted_at = (datetime.fromtimestamp(event_ts / 1000, tz=UTC)
                                if event_ts else now)
         else:
@@ -427,6 +441,134 @@ def zoom_user_event_apply(*, tenant, event: str, payload: dict, event_ts: int | 
         if event_ts is not None:
             user.last_event_ts = event_ts
         user.save()
+        if event in _REMOVAL_EVENTS:
+            # A user who left the account is in none of its groups any more.
+            removed = ZoomGroupMembership.objects.filter(user=user)
+            group_ids = list(removed.values_list("group_id", flat=True))
+            removed.delete()
+            _group_totals_refresh(group_ids)
+
+
+# -- group.* events ------------------------------------------------------------------------------
+
+def _group_values(obj: dict) -> dict[str, Any]:
+    values: dict[str, Any] = {}
+    if "name" in obj:
+        values["name"] = text(obj.get("name"), 256)
+    if "total_members" in obj:
+        values["total_members"] = max(0, int_or_zero(obj.get("total_members")))
+    return values
+
+
+def _group_totals_refresh(group_ids) -> None:
+    for group_id in set(group_ids):
+        ZoomGroup.objects.filter(pk=group_id).update(
+            total_members=ZoomGroupMembership.objects.filter(group_id=group_id).count())
+
+
+def _zoom_fetch(tenant, call: Callable[[ZoomClient], Any]) -> Any:
+    """One call to Zoom for what an event lacks; None when Zoom refuses it for good (a missing
+    scope is recorded). Transient errors propagate: the delivery is retried."""
+    try:
+        with ZoomClient(tenant) as client:
+            return call(client)
+    except ZoomScopeMissingError as exc:
+        scope_missing_record(tenant=tenant, error=exc)
+    except (ZoomTransientError, ZoomRateLimitedError):
+        raise
+    except (ReauthorizationRequiredError, ZoomAPIError) as exc:
+        logger.info("tenant %s: Zoom lookup for a group event failed: %s", tenant.slug, exc)
+    finally:
+        api_usage_flush_quietly(tenant=tenant)
+    return None
+
+
+def _group_get_or_fetch(tenant, obj: dict, now) -> ZoomGroup:
+    """The group named by an event, created when new; its name is asked of Zoom (List groups)
+    only when neither the directory nor the event has it."""
+    zoom_id = text(obj.get("id"), 64)
+    group = ZoomGroup.objects.select_for_update().filter(tenant=tenant, zoom_id=zoom_id).first()
+    values = _group_values(obj)
+    if group is None:
+        if "name" not in values:
+            listed = _zoom_fetch(tenant, lambda client: client.groups_list()) or []
+            found = next((g for g in listed if isinstance(g, dict)
+                          and str(g.get("id")) == zoom_id), None)
+            values = {**_group_values(found or {}), **values}
+        values.pop("total_members", None)  # counted from the memberships below
+        group = ZoomGroup.objects.create(tenant=tenant, zoom_id=zoom_id, synced_at=now,
+                                         **values)
+    return group
+
+
+def _member_users(tenant, members: list, now) -> list[ZoomUser]:
+    """The directory users an event's `members` name; a user the directory does not know yet
+    is read from Zoom (Get a user) and added."""
+    users: list[ZoomUser] = []
+    for member in members:
+        if not isinstance(member, dict):
+            continue
+        key = user_key(member)
+        if not key:
+            continue
+        user = ZoomUser.objects.filter(tenant=tenant, zoom_id=key).first()
+        if user is None and member.get("email"):
+            user = ZoomUser.objects.filter(tenant=tenant,
+                                           email__iexact=str(member["email"])[:254],
+                                           deleted_at__isnull=True).first()
+        if user is None and member.get("id"):
+            data = _zoom_fetch(tenant, lambda client, uid=str(member["id"]): client.user_get(uid))
+            data = data if isinstance(data, dict) else member
+            user, _ = ZoomUser.objects.get_or_create(
+                tenant=tenant, zoom_id=key,
+                defaults={**_user_values({**member, **data}), "synced_at": now})
+        if user is not None:
+            users.append(user)
+    return users
+
+
+def zoom_group_event_apply(*, tenant, event: str, payload: dict) -> None:
+    """Applies group.created / updated / deleted / member_added / member_deleted to the
+    directory, so groups stay current between full syncs.
+
+    Events carry `object {id, name}` or `object {id, members: [{id, email}]}` (rivet's
+    `users` event types); Zoom is asked only for what the event lacks (a new group's name, a
+    new member's profile).
+    """
+    obj = (payload or {}).get("object")
+    if not isinstance(obj, dict) or not obj.get("id"):
+        raise ValueError(f"{event}: payload has no object with an id")
+    now = timezone.now()
+    with transaction.atomic():
+        if event == "group.deleted":
+            group = ZoomGroup.objects.filter(tenant=tenant,
+                                             zoom_id=text(obj.get("id"), 64)).first()
+            if group is not None:
+                ZoomGroupMembership.objects.filter(group=group).delete()
+                group.deleted_at = group.deleted_at or now
+                group.total_members = 0
+                group.save(update_fields=["deleted_at", "total_members"])
+            return
+        group = _group_get_or_fetch(tenant, obj, now)
+        values = _group_values(obj)
+        values.pop("total_members", None)
+        for field, value in values.items():
+            setattr(group, field, value)
+        group.deleted_at = None
+        group.save()
+        members = obj.get("members")
+        if event not in ("group.member_added", "group.member_deleted") or \
+                not isinstance(members, list):
+            return
+        users = _member_users(tenant, members, now)
+        if event == "group.member_added":
+            ZoomGroupMembership.objects.bulk_create(
+                [ZoomGroupMembership(group=group, user=user, synced_at=now) for user in users],
+                update_conflicts=True, unique_fields=["group", "user"],
+                update_fields=["synced_at"])
+        else:
+            ZoomGroupMembership.objects.filter(group=group, user__in=users).delete()
+        _group_totals_refresh([group.pk])
 
 
 # -- scheduled syncs (the sync tasks' one call each) ---------------------------------------------
@@ -457,6 +599,10 @@ def tenant_directory_sync_attempt(*, tenant_id: int) -> dict:
                          status="rate_limited") from exc
     except ZoomTransientError as exc:
         raise RetryLater(TRANSIENT_RETRY_SECONDS, str(exc), status="transient") from exc
+    except ZoomScopeMissingError as exc:
+        # Recorded (the run and the connection); resumed after the customer authorizes again.
+        logger.warning("directory sync of tenant %s waits for a scope: %s", tenant.slug, exc)
+        return {"status": "no_scope", "error": str(exc)[:500]}
     except (ReauthorizationRequiredError, ZoomAPIError) as exc:
         # Recorded on the SyncRun; retrying would not help until staff or the customer act.
         logger.warning("directory sync of tenant %s failed: %s", tenant.slug, exc)

@@ -39,6 +39,21 @@ class ZoomNotFoundError(ZoomAPIError):
     """404, or 3001 "does not exist / not ended": for dashboards, maybe not ready yet."""
 
 
+class ZoomScopeMissingError(ZoomAPIError):
+    """HTTP 400, code 4711: the token lacks a scope the call needs.
+
+    `scopes` are the names from Zoom's message ("does not contain scopes:[a, b]"), in the app's
+    kind, maybe empty; `capability` is the key (zoom.CAPABILITIES) of the call that failed.
+    Not transient: the work waits until the customer adds the scope and authorizes again.
+    """
+
+    def __init__(self, message: str, *, scopes: list[str] | tuple[str, ...] = (),
+                 capability: str = "", status: int | None = 400, code: int | None = 4711):
+        super().__init__(message, status=status, code=code)
+        self.scopes = tuple(scopes)
+        self.capability = capability
+
+
 class ZoomDashboardUnavailableError(ZoomAPIError):
     """Zoom's code 200: the account's plan has no Dashboard, or it is disabled."""
 

@@ -26,6 +26,7 @@ from django.utils import timezone
 from observability import hooks as observe
 
 from .backoff import backoff_seconds
+from .capabilities import scope_missing_record
 from .client import ZoomClient
 from .exceptions import (
     ReauthorizationRequiredError,
@@ -35,6 +36,7 @@ from .exceptions import (
     ZoomDashboardUnavailableError,
     ZoomNotFoundError,
     ZoomRateLimitedError,
+    ZoomScopeMissingError,
     ZoomTransientError,
 )
 from .fields import aware_datetime, jsonable, text
@@ -371,7 +373,10 @@ FETCH_BACKOFF_MAX_SECONDS = 600.0
 def metrics_fetch_attempt(*, meeting_id: int) -> dict:
     """One attempt for the metrics task: {"status": ..., ...}, or `RetryLater` to come back.
 
-    - not ready (3001/404): retry with backoff until an hour after the meeting ended;
+    - not ready (3001/404): retry with backoff until an hour after the meeting ended, then one
+      try with `type=pastOne`, then "no data from Zoom" (NO_DATA, not failed);
+    - a missing scope (4711): recorded on the connection, the fetch parked (NO_SCOPE) until the
+      customer authorizes again;
     - transient or per-second 429: retry with backoff (bounded);
     - daily limit: park (status PARKED until the reset; beat's `metrics_parked_resume` re-queues);
     - no Dashboard on the plan: skipped, the connection marked.
@@ -388,19 +393,30 @@ def metrics_fetch_attempt(*, meeting_id: int) -> dict:
     meeting.fetch_attempts += 1
     _status(meeting, FetchStatus.FETCHING, meeting.last_error, attempts=True)
     try:
-        summary = dashboard_metrics_fetch(tenant=tenant, meeting=meeting)
-    except ZoomNotFoundError as exc:
-        reference = meeting.ended_event_at or meeting.end_time or timezone.now()
-        delay = backoff_seconds(meeting.fetch_attempts, base=NOT_READY_BACKOFF_BASE_SECONDS,
-                                cap=FETCH_BACKOFF_MAX_SECONDS)
-        waited = (timezone.now() - reference).total_seconds()
-        if waited + delay > NOT_READY_MAX_SECONDS or \
-                meeting.fetch_attempts >= NOT_READY_MAX_ATTEMPTS:
-            _status(meeting, FetchStatus.FAILED,
-                    f"Zoom still had no dashboard data after {int(waited)} s: {exc}")
-            return {"status": "failed"}
-        _status(meeting, FetchStatus.WAITING, str(exc), next_in=delay)
-        raise RetryLater(delay, str(exc)) from exc
+        try:
+            summary = dashboard_metrics_fetch(tenant=tenant, meeting=meeting)
+        except ZoomNotFoundError as exc:
+            reference = meeting.ended_event_at or meeting.end_time or timezone.now()
+            delay = backoff_seconds(meeting.fetch_attempts, base=NOT_READY_BACKOFF_BASE_SECONDS,
+                                    cap=FETCH_BACKOFF_MAX_SECONDS)
+            waited = (timezone.now() - reference).total_seconds()
+            if waited + delay <= NOT_READY_MAX_SECONDS and \
+                    meeting.fetch_attempts < NOT_READY_MAX_ATTEMPTS:
+                _status(meeting, FetchStatus.WAITING, str(exc), next_in=delay)
+                raise RetryLater(delay, str(exc)) from exc
+            # Still 3001 with type=past well after the data delay: maybe a meeting with one
+            # participant, which Zoom lists under type=pastOne. One try, then "no data".
+            try:
+                summary = _past_one_fetch(tenant=tenant, meeting=meeting)
+            except ZoomNotFoundError as again:
+                _status(meeting, FetchStatus.NO_DATA,
+                        f"Zoom had no dashboard data {int(waited)} s after the end "
+                        f"(type=past, then pastOne): {again}")
+                return {"status": "no_data"}
+    except ZoomScopeMissingError as exc:
+        # Parked, not failed: resumed when the customer adds the scope and authorizes again.
+        _status(meeting, FetchStatus.NO_SCOPE, scope_missing_record(tenant=tenant, error=exc))
+        return {"status": "no_scope"}
     except ZoomRateLimitedError as exc:
         if exc.daily:
             _status(meeting, FetchStatus.PARKED, str(exc), next_in=exc.retry_after_seconds)
@@ -423,6 +439,16 @@ def metrics_fetch_attempt(*, meeting_id: int) -> dict:
         _status(meeting, FetchStatus.FAILED, f"{type(exc).__name__}: {exc}")
         return {"status": "failed"}
     return {"status": "done", **summary}
+
+
+def _past_one_fetch(*, tenant, meeting: ZoomMeeting) -> dict:
+    """The fetch once more with the Dashboard's `type=pastOne`."""
+    client = ZoomClient(tenant, dashboard_type="pastOne")
+    try:
+        return dashboard_metrics_fetch(tenant=tenant, meeting=meeting, client=client)
+    finally:
+        client.close()
+        api_usage_flush_quietly(tenant=tenant)
 
 
 def _status(meeting: ZoomMeeting, status: str, error: str = "", *, next_in: float | None = None,

@@ -3,7 +3,8 @@
 Owns
 - the browser flow: `authorization_start` (authorize URL + an opaque single-use `state` stashed in
   the Django session with the tenant id and PKCE verifier) and `authorization_complete` (state
-  check, code exchange, `/users/me`, scope check, storing the encrypted tokens);
+  check, code exchange, `/users/me`, the capabilities the scopes grant (capabilities.py), storing
+  the encrypted tokens, then queueing the work parked on a missing scope);
 - `access_token_get`, the one way any caller gets a valid access token: it refreshes shortly
   before expiry or after Zoom rejected the stored token (401, code 124), under a per-tenant row
   lock, and commits the rotated pair before anything else happens;
@@ -48,15 +49,18 @@ from tenants.models import Tenant
 from tenants.selectors import tenant_credentials, tenant_zoom_urls
 
 from .backfill import reconcile_backfill_on_connect
+from .capabilities import connection_capabilities_apply, scope_missing_message
 from .exceptions import (
     OAuthFlowError,
     ReauthorizationRequiredError,
     ZoomAPIError,
     ZoomAuthError,
+    ZoomScopeMissingError,
     ZoomTransientError,
 )
 from .models import ConnectionState, ZoomConnection
-from .zoom import REQUIRED_SCOPE_NAMES
+from .queueing import scope_parked_resume_enqueue
+from .zoom import CODE_SCOPE_MISSING, missing_scopes_parse
 
 logger = logging.getLogger(__name__)
 
@@ -146,6 +150,10 @@ def _users_me(access_token: str) -> dict[str, Any]:
     if response.status_code >= 500 or response.status_code == 429:
         raise ZoomTransientError(f"/users/me answered HTTP {response.status_code}",
                                  status=response.status_code, code=_int(data.get("code")))
+    if data.get("code") is not None and _int(data.get("code")) == CODE_SCOPE_MISSING:
+        raise ZoomScopeMissingError("/users/me: the app lacks a scope",
+                                    scopes=missing_scopes_parse(data.get("message")),
+                                    capability="users_me", status=response.status_code)
     if response.status_code != 200:
         error_class = ZoomAuthError if response.status_code == 401 else ZoomAPIError
         raise error_class(f"/users/me answered HTTP {response.status_code}",
@@ -177,11 +185,6 @@ def _parse_token_response(answer: _TokenAnswer) -> dict[str, Any]:
                            "expires_in", status=answer.status)
     return {"access_token": access, "refresh_token": refresh, "expires_in": expires_in,
             "scope": str(data.get("scope") or ""), "api_url": str(data.get("api_url") or "")}
-
-
-def scopes_missing(granted: str) -> list[str]:
-    have = set(granted.split())  # Zoom sends one space-separated string
-    return [scope for scope in REQUIRED_SCOPE_NAMES if scope not in have]
 
 
 # --- The browser flow ------------------------------------------------------------------------
@@ -261,7 +264,12 @@ class AuthorizationResult:
     account_id: str
     email: str
     scopes: list[str] = field(default_factory=list)
+    # Scope names to add, in the names of the app's kind: required, then optional (overview).
     missing_scopes: list[str] = field(default_factory=list)
+    optional_missing_scopes: list[str] = field(default_factory=list)
+    # What the missing scopes stand for, in words ("list users", ...).
+    missing_capabilities: list[str] = field(default_factory=list)
+    scope_kind: str = ""
     via_installation_url: bool = False
 
 
@@ -313,6 +321,13 @@ def authorization_complete(*, tenant: Tenant, session, query: Mapping[str, str]
     try:
         tokens = _parse_token_response(answer)
         me = _users_me(tokens["access_token"])
+    except ZoomScopeMissingError as exc:
+        # Without it the portal cannot learn which account installed the app.
+        logger.warning("OAuth completion for tenant %s: /users/me refused for a missing "
+                       "scope", tenant.slug)
+        _revoke_quietly(tenant=tenant, access_token=tokens["access_token"])
+        names = list(exc.scopes) or ["user:read:user:admin"]
+        raise OAuthFlowError(scope_missing_message(names), status=409) from None
     except ZoomTransientError as exc:
         logger.warning("OAuth completion for tenant %s: Zoom unreachable: %s", tenant.slug, exc)
         raise _unreachable() from None
@@ -322,7 +337,6 @@ def authorization_complete(*, tenant: Tenant, session, query: Mapping[str, str]
         raise _unreachable() from None
 
     account_id = str(me["account_id"])
-    missing = scopes_missing(tokens["scope"])
     now = timezone.now()
     with transaction.atomic():
         locked = Tenant.objects.select_for_update().get(pk=tenant.pk)
@@ -347,8 +361,10 @@ def authorization_complete(*, tenant: Tenant, session, query: Mapping[str, str]
             conn.access_token = tokens["access_token"]
             conn.refresh_token = tokens["refresh_token"]
             conn.access_token_expires_at = now + timedelta(seconds=tokens["expires_in"])
-            conn.scopes = tokens["scope"]
-            conn.missing_scopes = " ".join(missing)
+            # A new authorization forgets what Zoom refused before: the customer may have added
+            # the scope; a call that still lacks it is refused (and recorded) again.
+            capabilities = connection_capabilities_apply(conn, scope=tokens["scope"],
+                                                         keep_refused=False)
             conn.api_url = tokens["api_url"][:200]
             conn.authorized_by_email = str(me.get("email") or "")[:254]
             conn.authorized_by_zoom_user_id = str(me.get("id") or "")[:64]
@@ -358,6 +374,8 @@ def authorization_complete(*, tenant: Tenant, session, query: Mapping[str, str]
             conn.last_error_at = None
             conn.save()
             reconcile_backfill_on_connect(tenant=locked)  # first time or after a gap
+            # Work parked on a missing scope tries again (and parks again if still refused).
+            scope_parked_resume_enqueue(tenant_id=locked.pk)
     if mismatch:
         # We will not use these tokens: end that authorization (best effort, Zoom's revoke
         # endpoint).
@@ -382,12 +400,15 @@ def authorization_complete(*, tenant: Tenant, session, query: Mapping[str, str]
             "Zoom with the account that was connected before, or contact your account "
             "manager to change it.", status=409)
     tenant.zoom_account_id = account_id
-    logger.info("Tenant %s connected to Zoom account %s (%s flow, %d scope(s) missing)",
-                tenant.slug, account_id, "state" if has_state else "installation URL",
-                len(missing))
-    return AuthorizationResult(tenant=tenant, account_id=account_id,
-                               email=str(me.get("email") or ""), scopes=tokens["scope"].split(),
-                               missing_scopes=missing, via_installation_url=not has_state)
+    logger.info("Tenant %s connected to Zoom account %s (%s flow, %s app, %d capability(ies) "
+                "missing)", tenant.slug, account_id, "state" if has_state else "installation URL",
+                capabilities.kind, len(capabilities.missing))
+    return AuthorizationResult(
+        tenant=tenant, account_id=account_id, email=str(me.get("email") or ""),
+        scopes=sorted(tokens["scope"].split()), missing_scopes=capabilities.missing_names,
+        optional_missing_scopes=capabilities.optional_names,
+        missing_capabilities=[c.label for c in capabilities.missing],
+        scope_kind=capabilities.kind, via_installation_url=not has_state)
 
 
 def _unreachable() -> OAuthFlowError:
@@ -475,9 +496,8 @@ def _refresh_exchange(*, tenant: Tenant, conn: ZoomConnection) -> Exception | No
             conn.access_token = tokens["access_token"]
             conn.refresh_token = tokens["refresh_token"]  # only the newest one works
             conn.access_token_expires_at = now + timedelta(seconds=tokens["expires_in"])
-            if tokens["scope"]:
-                conn.scopes = tokens["scope"]
-                conn.missing_scopes = " ".join(scopes_missing(tokens["scope"]))
+            # Only a new authorization grants scopes: a refresh keeps what Zoom refused.
+            connection_capabilities_apply(conn, scope=tokens["scope"], keep_refused=True)
             if tokens["api_url"]:
                 conn.api_url = tokens["api_url"][:200]
             conn.last_refreshed_at = now

@@ -40,13 +40,13 @@ from .exceptions import (
 )
 from .models import ConnectionState, ZoomConnection
 from .models.reconcile import ZoomAccountOverview
+from .zoom import CODE_SCOPE_MISSING
 
 logger = logging.getLogger(__name__)
 
 SECTIONS = ("quality", "client_versions", "zoom_rooms", "top_rooms", "top_issues")
 QUALITY_STREAMS = (("audio", "Audio"), ("video", "Video"), ("screen_share", "Screen share"))
 QUALITY_LEVELS = ("good", "fair", "poor", "bad")
-CODE_MISSING_SCOPE = 4711
 MAX_ROOMS = 3000  # ten pages of 300: the page lists rooms, it is not an inventory
 
 
@@ -62,7 +62,7 @@ def _error(exc: Exception) -> dict:
     code = getattr(exc, "code", None)
     if isinstance(exc, ZoomDashboardUnavailableError):
         kind = "no_dashboard"
-    elif code == CODE_MISSING_SCOPE:
+    elif code == CODE_SCOPE_MISSING:
         kind = "missing_scope"
     elif isinstance(exc, ZoomRateLimitedError):
         kind = "rate_limited"

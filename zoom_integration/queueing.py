@@ -10,8 +10,9 @@ in the database and the queue routes in settings use; they never change).
   (https://developers.zoom.us/docs/api/webhooks/#webhook-response-requirements), so the
   publish is time-bounded and a dead broker never holds the answer; the sweeper
   (`webhooks.process.webhook_pending_sweep`) queues whatever was not taken.
-- `metrics_fetch_enqueue`, `directory_sync_enqueue`: queued when the current transaction
-  commits, so a worker never looks for a row that is not there yet (or was rolled back).
+- `metrics_fetch_enqueue`, `directory_sync_enqueue`, `scope_parked_resume_enqueue`: queued when
+  the current transaction commits, so a worker never looks for a row that is not there yet
+  (or was rolled back).
 """
 
 from __future__ import annotations
@@ -34,6 +35,7 @@ METRICS_FETCH = "zoom_integration.tasks.metrics_fetch"
 SYNC_TENANT_DIRECTORY = "zoom_integration.tasks.sync_tenant_directory"
 RECONCILE_TENANT = "zoom_integration.tasks.sync_reconcile_tenant"
 OVERVIEW_TENANT = "zoom_integration.tasks.sync_overview_tenant"
+SCOPE_PARKED_RESUME = "zoom_integration.tasks.scope_parked_resume"
 
 # Enqueue bounds for webhooks: a slow or dead broker gets at most this long per request, and
 # after a failure requests skip the broker for a while (the sweeper queues those deliveries
@@ -186,3 +188,10 @@ def reconcile_enqueue(*, tenant_id: int, countdown: float = 0) -> None:
 def overview_enqueue(*, tenant_id: int) -> None:
     """Queues one tenant's account-overview fetch."""
     _send_now(OVERVIEW_TENANT, tenant_id=tenant_id)
+
+
+def scope_parked_resume_enqueue(*, tenant_id: int) -> None:
+    """Queues the resume of the tenant's work parked on a missing scope, after the commit of
+    a new authorization."""
+    transaction.on_commit(lambda: _signature(SCOPE_PARKED_RESUME).apply_async(
+        args=[tenant_id]))

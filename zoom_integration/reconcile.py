@@ -41,7 +41,7 @@ from .backfill import (
     reconcile_pieces_add,
     reconcile_queue,
 )
-from .client import ZoomClient
+from .client import CODE_PAGE_TOKEN_EXPIRED, ZoomClient
 from .exceptions import (
     ReauthorizationRequiredError,
     ZoomAPIError,
@@ -55,6 +55,7 @@ from .metrics import dashboard_unavailable_mark, metrics_fetch_schedule
 from .models import ConnectionState, ZoomConnection, ZoomMeeting
 from .models.metrics import FetchStatus, MeetingKind
 from .models.reconcile import ReconcileStatus, ZoomReconcileState
+from .zoom import CODE_SCOPE_MISSING
 
 logger = logging.getLogger(__name__)
 
@@ -63,11 +64,7 @@ Progress = Callable[[int, int | None], None]
 ROWS_KEY = {MeetingKind.MEETING: "meetings", MeetingKind.WEBINAR: "webinars"}
 # A run holds its tenant this long at most (the task's hard time limit); then another may start.
 LEASE = timedelta(minutes=30)
-# Zoom's answer when a token lacks a scope (HTTP 400), and "page token expired / no access".
-CODE_MISSING_SCOPE = 4711
-CODE_PAGE_TOKEN = 300
 TRANSIENT_WAIT = timedelta(minutes=10)
-# The per-tenant task, queued by name (services never import task modules).
 LABEL_FIELDS = {"audio_quality": "zoom_audio_quality", "video_quality": "zoom_video_quality",
                 "screen_share_quality": "zoom_screen_share_quality"}
 # List-row fields kept on the meeting until its dashboard detail replaces them.
@@ -218,7 +215,7 @@ def _list_piece(*, client: ZoomClient, tenant, piece: dict, summary: dict, seen:
                             summary=summary, seen=seen, now=now)
             return
         except ZoomTransientError as exc:
-            if exc.code != CODE_PAGE_TOKEN:
+            if exc.code != CODE_PAGE_TOKEN_EXPIRED:
                 raise
             if pages == 0:
                 # Code 300 without a page token is permanent (e.g. "Can not access webinar
@@ -306,7 +303,7 @@ def reconcile_run(*, tenant, days: int | None = None, origin: str = "hourly",
                 status, error = ReconcileStatus.FAILED, f"{type(exc).__name__}: {exc}"
                 break
             except ZoomAPIError as exc:
-                if exc.code == CODE_MISSING_SCOPE:
+                if exc.code == CODE_SCOPE_MISSING:
                     # The token lacks this kind's list scope: the other kind still works.
                     _drop_kind(state.pk, piece["kind"])
                     summary["errors"].append(f"{piece['kind']}s: missing scope: {exc}")

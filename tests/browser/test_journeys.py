@@ -29,7 +29,6 @@ from tests.factories import (
     TenantFactory,
     add_samples,
 )
-from zoom_integration.zoom import REQUIRED_SCOPE_NAMES
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -116,9 +115,7 @@ def acme(live_server, sandbox):
     TenantDomainFactory(tenant=tenant, domain="localhost", is_webhook=True)
     sandbox.register_app(client_id=tenant.client_id, client_secret=tenant.client_secret,
                          secret_token=tenant.secret_token, redirect_uri=REDIRECT,
-                         event_url=f"{live_server.url}/zoom/event",
-                         scopes=" ".join(REQUIRED_SCOPE_NAMES),
-                         scope_kind="classic")  # the portal reads classic names only, for now
+                         event_url=f"{live_server.url}/zoom/event")  # granular, as apps today
     return tenant
 
 

@@ -9,6 +9,7 @@ from django.urls import reverse
 
 from tenants.models import Tenant
 from zoom_integration.admin.tenant import ZoomTenantAdmin
+from zoom_integration.capabilities import connection_capabilities_apply
 from zoom_integration.models import ConnectionState, ZoomConnection
 
 from .conftest import ME_URL, REVOKE_URL, connect, me_body
@@ -22,13 +23,16 @@ def test_tenant_admin_is_the_zoom_subclass():
 
 def test_change_page_shows_connection_and_customer_link_but_no_token(admin_client, tenant):
     conn = connect(tenant)
-    conn.missing_scopes = "dashboard_home:read:admin"
+    connection_capabilities_apply(conn, scope="user:read:admin group:read:admin",
+                                  keep_refused=False)
     conn.save()
     response = admin_client.get(reverse("admin:tenants_tenant_change", args=[tenant.pk]))
     page = response.content.decode()
     assert response.status_code == 200
     assert "Connected" in page and "Aq7Zp1" in page
-    assert "dashboard_home:read:admin" in page
+    assert "The app lacks scopes dashboard_meetings:read:admin, dashboard_webinars:read:admin" \
+        in page
+    assert "optional, not granted: dashboard_home:read:admin" in page
     assert f"https://{tenant.slug}.portal.test/adminapi/zoom/oauth/start" in page
     assert "Test connection" in page and "Revoke" in page
     assert "access-old" not in page and "refresh-old" not in page
@@ -84,3 +88,8 @@ def test_revoke_button_requires_change_permission(client, django_user_model, ten
     assert response.status_code == 403
     assert len(responses.calls) == 0
     assert ZoomConnection.objects.get(tenant=tenant).refresh_token == "refresh-old"
+
+
+def test_the_verification_token_is_shown_as_retired(admin_client, tenant):
+    page = admin_client.get(reverse("admin:tenants_tenant_change", args=[tenant.pk]))
+    assert "Retired by Zoom (2025)" in page.content.decode()

@@ -14,6 +14,7 @@ from tests.factories import (
     ZoomUserFactory,
     ZoomWebhookDeliveryFactory,
 )
+from zoom_integration.capabilities import connection_capabilities_apply
 from zoom_integration.models import ConnectionState, DeliveryStatus, SyncRun
 from zoom_integration.selectors.checklist import StepState, setup_checklist
 
@@ -44,12 +45,23 @@ def test_steps_in_order_with_this_tenants_values(tenant):
     assert values["Event notification endpoint URL"] == "https://hooks.acme.test/zoom/event"
     assert values["Authorization link"] == f"https://{host}/adminapi/zoom/oauth/start"
     events = next(s for s in steps if s.key == "event_subscription").items
-    assert events == ("End Meeting (meeting.ended)", "End Webinar (webinar.ended)",
-                      "User has been created (user.created)",
-                      "User has been deleted (user.deleted)",
-                      "User's profile info has been updated (user.updated)")
-    scopes = [v.value for v in next(s for s in steps if s.key == "scopes").values]
-    assert "dashboard_meetings:read:admin" in scopes and "group:read:admin" in scopes
+    assert events[:5] == ("End Meeting (meeting.ended)", "End Webinar (webinar.ended)",
+                          "User has been created (user.created)",
+                          "User has been deleted (user.deleted)",
+                          "User's profile info has been updated (user.updated)")
+    for event in ("user.activated", "user.deactivated", "user.disassociated", "group.created",
+                  "group.updated", "group.deleted", "group.member_added",
+                  "group.member_deleted"):
+        assert any(item.endswith(f"({event})") for item in events), event
+    # Before any authorization the app is taken to be new: granular names, classic as a note.
+    step = next(s for s in steps if s.key == "scopes")
+    scopes = [v.value for v in step.values]
+    assert "dashboard:read:list_meeting_participants_qos:admin" in scopes
+    assert "user:read:list_users:admin" in scopes and "group:read:list_members:admin" in scopes
+    assert "dashboard_meetings:read:admin" not in scopes
+    assert any("dashboard_meetings:read:admin" in item for item in step.items)
+    secret = next(s for s in steps if s.key == "secret_token")
+    assert "retired by Zoom (2025)" in secret.instructions
 
 
 def test_states_move_as_data_appears():
@@ -74,20 +86,28 @@ def test_states_move_as_data_appears():
     assert s["authorize"] == s["redirect_url"] == s["scopes"] == StepState.TODO
 
     conn.state, conn.authorized_at = ConnectionState.CONNECTED, timezone.now()
-    conn.scopes, conn.missing_scopes = "user:read:admin", "dashboard_home:read:admin"
+    # A classic app without the webinar Dashboard scope: named in classic names.
+    connection_capabilities_apply(conn, keep_refused=False, scope=(
+        "user:read:admin group:read:admin dashboard_meetings:read:admin"))
     conn.save()
     tenant.zoom_account_id = "Aq7Zp1"
     tenant.save()
     steps = {step.key: step for step in setup_checklist(tenant=tenant)}
     assert steps["redirect_url"].state == steps["allow_list"].state == StepState.DONE
     assert steps["scopes"].state == StepState.PROBLEM
-    assert "dashboard_home:read:admin" in steps["scopes"].detail
+    assert "dashboard_webinars:read:admin" in steps["scopes"].detail
+    assert "webinar participants' QoS" in steps["scopes"].detail
+    assert "dashboard_home:read:admin" in steps["scopes"].detail  # optional, said so
+    assert "dashboard_webinars:read:admin" in [v.value for v in steps["scopes"].values]
     assert steps["authorize"].state == StepState.PROBLEM
     assert "Aq7Zp1" in steps["authorize"].detail
 
-    conn.missing_scopes = ""
+    connection_capabilities_apply(conn, keep_refused=False, scope=(
+        "user:read:admin group:read:admin dashboard_meetings:read:admin "
+        "dashboard_webinars:read:admin"))
     conn.save()
     assert states(tenant)["authorize"] == StepState.DONE
+    assert states(tenant)["scopes"] == StepState.DONE
 
     ZoomWebhookDeliveryFactory(tenant=tenant, event="user.updated",
                                status=DeliveryStatus.PROCESSED)

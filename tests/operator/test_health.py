@@ -14,6 +14,7 @@ from tests.factories import (
     ZoomWebhookDeliveryFactory,
     add_usage,
 )
+from zoom_integration.capabilities import connection_capabilities_apply
 from zoom_integration.models import ConnectionState, DeliveryStatus, SyncRun
 from zoom_integration.selectors.health import (
     HealthCode,
@@ -42,9 +43,11 @@ def test_missing_secret_or_host_needs_credentials():
     assert "primary hostname" in tenant_health(tenant=no_host).reason
 
 
-def test_legacy_verification_token_counts_as_token():
+def test_legacy_verification_token_alone_is_not_healthy():
+    # Zoom retired the Verification Token in 2025: without a Secret Token, credentials lack.
     tenant = TenantFactory(secret_token="", verification_token="legacyVerifToken0001")
-    assert code(tenant) == HealthCode.AWAITING_VALIDATION
+    assert code(tenant) == HealthCode.NEEDS_CREDENTIALS
+    assert "Secret Token" in tenant_health(tenant=tenant).reason
 
 
 def test_undecryptable_secret_is_reported_not_crashing(tenant):
@@ -68,13 +71,31 @@ def test_statuses_move_as_the_customer_progresses(tenant):
     health = tenant_health(tenant=tenant)
     assert health.code == HealthCode.HEALTHY and health.is_healthy
 
-    conn.missing_scopes = "dashboard_home:read:admin"
+    # Only the optional overview scope missing: still healthy.
+    connection_capabilities_apply(conn, keep_refused=False, scope=(
+        "user:read:admin group:read:admin dashboard_meetings:read:admin "
+        "dashboard_webinars:read:admin"))
+    conn.save()
+    assert code(tenant) == HealthCode.HEALTHY
+    # A granular app without the QoS scope: named in granular names.
+    granular = ("user:read:user:admin user:read:list_users:admin group:read:list_groups:admin "
+                "group:read:list_members:admin dashboard:read:list_meetings:admin "
+                "dashboard:read:meeting:admin dashboard:read:list_meeting_participants:admin "
+                "dashboard:read:list_webinars:admin dashboard:read:webinar:admin "
+                "dashboard:read:list_webinar_participants:admin "
+                "dashboard:read:list_webinar_participants_qos:admin")
+    connection_capabilities_apply(conn, keep_refused=False, scope=granular)
     conn.save()
     health = tenant_health(tenant=tenant)
-    assert health.code == HealthCode.NEEDS_REAUTH
-    assert "dashboard_home:read:admin" in health.reason
+    assert health.code == HealthCode.MISSING_SCOPES and not health.is_healthy
+    assert "dashboard:read:list_meeting_participants_qos:admin" in health.reason
+    assert "add it in Zoom, then authorize again" in health.reason
 
-    conn.missing_scopes = ""
+    connection_capabilities_apply(
+        conn, keep_refused=False,
+        scope=granular + " dashboard:read:list_meeting_participants_qos:admin")
+    conn.save()
+    assert code(tenant) == HealthCode.HEALTHY
     conn.state = ConnectionState.NEEDS_REAUTH
     conn.save()
     assert code(tenant) == HealthCode.NEEDS_REAUTH

@@ -98,8 +98,11 @@ def test_app_deauthorized_deauthorizes(tenant):
 
 
 def test_every_handled_event_has_a_handler():
-    assert set(WEBHOOK_HANDLERS) == {"user.created", "user.updated", "user.deleted",
-                                     "meeting.ended", "webinar.ended", "app_deauthorized"}
+    assert set(WEBHOOK_HANDLERS) == {
+        "user.created", "user.updated", "user.deleted", "user.activated", "user.deactivated",
+        "user.disassociated", "group.created", "group.updated", "group.deleted",
+        "group.member_added", "group.member_deleted", "meeting.ended", "webinar.ended",
+        "app_deauthorized"}
 
 
 def test_unknown_event_is_ignored(tenant):

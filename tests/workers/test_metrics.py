@@ -186,9 +186,14 @@ def test_not_ready_waits_with_backoff_then_gives_up_after_an_hour(connected):
     assert second.value.countdown > first.value.countdown * 1.2  # backs off
     ZoomMeeting.objects.filter(pk=meeting.pk).update(
         ended_event_at=timezone.now() - timedelta(minutes=59))
-    assert metrics_fetch_attempt(meeting_id=meeting.pk)["status"] == "failed"
+    calls_before = len(responses.calls)
+    # After the data delay: one try with type=pastOne, then "no data from Zoom", not failed.
+    assert metrics_fetch_attempt(meeting_id=meeting.pk)["status"] == "no_data"
+    types = [parse_qs(urlsplit(c.request.url).query)["type"][0]
+             for c in responses.calls[calls_before:]]
+    assert types == ["past", "pastOne"]
     meeting.refresh_from_db()
-    assert meeting.fetch_status == FetchStatus.FAILED and "no dashboard data" in meeting.last_error
+    assert meeting.fetch_status == FetchStatus.NO_DATA and "no dashboard data" in meeting.last_error
 
 
 @responses.activate

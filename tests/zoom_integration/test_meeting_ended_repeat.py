@@ -29,8 +29,8 @@ OBJECT = {"id": "86012345678", "uuid": UUID, "topic": "Board call", "host_id": "
 
 def fetches_queued(callbacks) -> int:
     """How many of the captured on-commit callbacks queue a metrics fetch."""
-    return sum(getattr(cb, "__qualname__", "").startswith(
-        ("metrics_fetch_schedule.", "metrics_fetch_enqueue.")) for cb in callbacks)
+    return sum(getattr(cb, "__qualname__", "").startswith("metrics_fetch_enqueue.")
+               for cb in callbacks)
 
 
 def fail(meeting: ZoomMeeting) -> None:

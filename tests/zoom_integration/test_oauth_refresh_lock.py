@@ -21,7 +21,6 @@ from django.utils import timezone
 from tests.factories import TenantFactory
 from zoom_integration import oauth
 from zoom_integration.models import ConnectionState, ZoomConnection
-from zoom_integration.zoom import REQUIRED_SCOPE_NAMES
 
 TOKEN_URL = "https://zoom.us/oauth/token"
 TABLE = ZoomConnection._meta.db_table
@@ -29,7 +28,7 @@ TABLE = ZoomConnection._meta.db_table
 
 def token_body(access, refresh):
     return {"access_token": access, "token_type": "bearer", "refresh_token": refresh,
-            "expires_in": 3599, "scope": " ".join(REQUIRED_SCOPE_NAMES),
+            "expires_in": 3599, "scope": "user:read:list_users:admin dashboard:read:meeting:admin",
             "api_url": "https://api.zoom.us"}
 
 

@@ -27,6 +27,7 @@ from tenants.models import Tenant
 from tenants.selectors import tenant_zoom_urls
 
 from .. import oauth
+from ..capabilities import connection_capability_state, scope_missing_message
 from ..exceptions import ReauthorizationRequiredError, ZoomAPIError, ZoomTransientError
 from ..models import ConnectionState
 from .directory import sync_now
@@ -37,6 +38,16 @@ def _connection(tenant: Tenant):
         return tenant.zoom_connection
     except Tenant.zoom_connection.RelatedObjectDoesNotExist:
         return None
+
+
+def _missing_text(conn) -> str:
+    """The capabilities the app lacks, named in its own kind's scope names."""
+    state = connection_capability_state(conn)
+    text = (scope_missing_message(state.missing_names) + " (for: "
+            + ", ".join(c.label for c in state.missing) + ")") if state.missing else "none"
+    if state.optional_missing and conn.scopes:
+        text += "; optional, not granted: " + ", ".join(state.optional_names)
+    return text
 
 
 def _state_label(tenant: Tenant) -> str:
@@ -83,8 +94,9 @@ class ZoomTenantAdmin(TenantScopedAdminMixin, TenantAdmin):
             ("Authorized by", " ".join(filter(None, [conn.authorized_by_email,
                                                      f"at {conn.authorized_at:%Y-%m-%d %H:%M} UTC"
                                                      if conn.authorized_at else ""])) or "—"),
-            ("Granted scopes", conn.scopes or "—"),
-            ("Missing scopes", conn.missing_scopes or "none"),
+            ("Granted scopes", f"{conn.scopes} ({conn.scope_kind or 'granular'} app)"
+             if conn.scopes else "—"),
+            ("Missing scopes", _missing_text(conn)),
             ("Access token expires", f"{conn.access_token_expires_at:%Y-%m-%d %H:%M:%S} UTC"
              if conn.access_token_expires_at else "—"),
             ("Last refresh", f"{conn.last_refreshed_at:%Y-%m-%d %H:%M:%S} UTC"

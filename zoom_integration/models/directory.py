@@ -77,6 +77,8 @@ class SyncRun(models.Model):
         RUNNING = "running", "Running"
         SUCCEEDED = "succeeded", "Succeeded"
         FAILED = "failed", "Failed"
+        # Zoom answered 4711: resumed after the customer authorizes again.
+        NO_SCOPE = "no_scope", "Waiting for a scope"
 
     tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="sync_runs")
     kind = models.CharField(max_length=16, default="full", help_text="users, groups or full")

@@ -28,6 +28,10 @@ class FetchStatus(models.TextChoices):
     FAILED = "failed", "Failed"
     SKIPPED = "skipped", "Skipped"
     PARKED = "parked", "Parked until the rate limit resets"
+    # Zoom answered 4711: the app lacks a scope; resumed after the customer authorizes again.
+    NO_SCOPE = "no_scope", "Waiting for a scope"
+    # Zoom still answered 3001 after the data delay, with type=past and then pastOne.
+    NO_DATA = "no_data", "No data from Zoom"
 
 
 class ZoomMeeting(models.Model):

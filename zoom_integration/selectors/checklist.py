@@ -12,6 +12,7 @@ from tenants.models import Tenant
 from tenants.selectors import TenantCredentials, ZoomSetupUrls, credentials_of_row, tenant_zoom_urls
 
 from .. import zoom
+from ..capabilities import CapabilityState, connection_capability_state, scope_missing_message
 from ..models import ConnectionState, SyncRun, WebhookRejection, ZoomConnection, ZoomWebhookDelivery
 from .health import (
     RECENT_ERRORS_WINDOW,
@@ -21,8 +22,9 @@ from .health import (
     tenant_health_row,
 )
 
-# The setup checklist shows (scope name, Zoom's description) pairs.
-REQUIRED_SCOPES = tuple((scope.name, scope.description) for scope in zoom.REQUIRED_SCOPES)
+# Zoom retired the legacy Verification Token in 2025; events are verified with the Secret Token.
+LEGACY_TOKEN_NOTE = ("The Verification Token is retired by Zoom (2025): it is no substitute "  # noqa: S105
+                     "for the Secret Token.")
 
 
 class StepState:
@@ -74,6 +76,7 @@ class Evidence:
     last_delivery: ZoomWebhookDelivery | None
     last_good_sync: SyncRun | None
     refused: list[tuple[str, int]]  # (reason, count) refused in the recent window
+    capabilities: CapabilityState  # the app's kind and what it lacks
 
     @property
     def authorized(self) -> bool:
@@ -96,6 +99,7 @@ def _evidence(tenant: Tenant) -> Evidence:
         refused=list(WebhookRejection.objects.filter(
             tenant=row, last_at__gte=timezone.now() - RECENT_ERRORS_WINDOW)
             .values_list("reason", "count").order_by("-count")[:5]),
+        capabilities=connection_capability_state(getattr(row, "zoom_connection", None)),
     )
 
 
@@ -145,18 +149,55 @@ def _subscription_state(ev: Evidence) -> State:
 
 
 def _secret_token_state(ev: Evidence) -> State:
-    return _missing_state(ev.credentials.token_missing, "Received.", separator="")
+    state, detail = _missing_state(ev.credentials.token_missing, "Received.", separator="")
+    if ev.row.cred_raw_verification_token:
+        detail += (" A Verification Token is stored too; it is retired by Zoom (2025) and no "
+                   "longer enough.")
+    return state, detail
 
 
 def _scopes_state(ev: Evidence) -> State:
-    conn = ev.conn
-    granted = conn.scopes.split() if conn and conn.scopes else []
-    if ev.authorized and conn.missing_scopes:
-        return StepState.PROBLEM, (f"Zoom did not grant: {conn.missing_scopes}. Add them, then "
-                                   "authorize again.")
+    conn, caps = ev.conn, ev.capabilities
+    granted = sorted(conn.scopes.split()) if conn and conn.scopes else []
+    optional = (f" Optional, not granted (account overview): {', '.join(caps.optional_names)}."
+                if caps.optional_missing and granted else "")
+    if ev.authorized and caps.missing:
+        return StepState.PROBLEM, (scope_missing_message(caps.missing_names) + " Missing "
+                                   "capabilities: " + ", ".join(c.label for c in caps.missing)
+                                   + "." + optional)
     if ev.authorized or (conn and granted):
-        return StepState.DONE, f"Granted: {' '.join(granted) or '—'}."
+        return StepState.DONE, (f"Granted ({caps.kind} scopes): {' '.join(granted) or '—'}."
+                                + optional)
     return StepState.TODO, "Checked when the customer authorizes."
+
+
+def _scope_values(ev: Evidence) -> tuple[ChecklistValue, ...]:
+    """The names to add, in the app's kind (granular until an authorization shows a classic
+    app): one row per name, labelled with what it lets the portal do (classic names also with
+    the description Zoom's scope picker shows)."""
+    kind = ev.capabilities.kind
+    rows: dict[str, list[zoom.Capability]] = {}
+    for capability in zoom.CAPABILITIES:
+        rows.setdefault(capability.name_in(kind), []).append(capability)
+    values = []
+    for name, capabilities in rows.items():
+        label = "; ".join(c.label for c in capabilities)
+        if kind == zoom.CLASSIC and capabilities[0].classic_description:
+            label += f" (Zoom: \u201c{capabilities[0].classic_description}\u201d)"
+        values.append(ChecklistValue(label[:1].upper() + label[1:], name))
+    return tuple(values)
+
+
+def _scope_items(ev: Evidence) -> tuple[str, ...]:
+    if ev.capabilities.kind == zoom.CLASSIC:
+        return ("This app uses classic scopes (created before 2024): add the classic names "
+                "above. The optional ones only feed the account overview.",)
+    classic = zoom.scope_names_for([c for c in zoom.CAPABILITIES if not c.optional],
+                                   zoom.CLASSIC)
+    return ("An app created since 2024 offers only these granular names; the optional ones "
+            "only feed the account overview.",
+            "An older app (classic scopes) adds instead: " + ", ".join(classic)
+            + " (and dashboard_home:read:admin, optional).")
 
 
 def _installation_state(ev: Evidence) -> State:
@@ -169,7 +210,7 @@ def _authorize_state(ev: Evidence) -> State:
     conn = ev.conn
     if ev.authorized:
         by = f" by {conn.authorized_by_email}" if conn.authorized_by_email else ""
-        return (StepState.DONE if not conn.missing_scopes else StepState.PROBLEM,
+        return (StepState.DONE if not ev.capabilities.missing else StepState.PROBLEM,
                 f"Authorized{by} at {fmt_time(conn.authorized_at)}; Zoom account "
                 f"{ev.row.zoom_account_id or '(unknown)'}.")
     if conn and conn.state in (ConnectionState.NEEDS_REAUTH, ConnectionState.DEAUTHORIZED):
@@ -238,6 +279,7 @@ class StepSpec:
     values: Callable[[Evidence], tuple[ChecklistValue, ...]] = _no_values
     items: tuple[str, ...] = ()
     who: str = "customer"
+    items_of: Callable[[Evidence], tuple[str, ...]] | None = None  # items that need evidence
 
 
 STEPS: tuple[StepSpec, ...] = (
@@ -280,23 +322,21 @@ STEPS: tuple[StepSpec, ...] = (
         "event_subscription", "Add an event subscription",
         "Under Features > Access, turn on Event Subscription, add a subscription "
         "with method \"Webhook\", paste the endpoint URL, press \"Validate\" "
-        "(it must turn green) and add exactly these five events:",
+        "(it must turn green) and add these events:",
         _subscription_state,
         values=lambda ev: (ChecklistValue("Event notification endpoint URL", ev.urls.event_url,
                                           NO_HOST),),
         items=tuple(f"{label} ({event})" for label, event in zoom.SUBSCRIBED_EVENTS)),
     StepSpec(
         "secret_token", "Send us the Secret Token",
-        "On the same Access page, copy the Secret Token (older apps: the "
-        "Verification Token) and send it to us securely. Zoom signs every event "
-        "with it.",
+        "On the same Access page, copy the Secret Token and send it to us securely. Zoom "
+        "signs every event with it. " + LEGACY_TOKEN_NOTE,
         _secret_token_state),
     StepSpec(
         "scopes", "Add the scopes",
-        "Under Scopes, add each of these scopes (search by name or description):",
-        _scopes_state,
-        values=lambda ev: tuple(ChecklistValue(description, scope)
-                                for scope, description in REQUIRED_SCOPES)),
+        "Under Scopes, add each of these scopes (search by name). Each lets the portal "
+        "make one kind of call; without it that call is refused.",
+        _scopes_state, values=_scope_values, items_of=_scope_items),
     StepSpec(
         "installation_url", "Send us the Installation URL",
         "Under Local Test (or Activation), copy the Installation URL (Zoom's "
@@ -333,5 +373,6 @@ def setup_checklist(*, tenant: Tenant) -> list[ChecklistStep]:
         state, detail = spec.state(ev)
         steps.append(ChecklistStep(
             number=number, key=spec.key, title=spec.title, instructions=spec.instructions,
-            state=state, detail=detail, values=spec.values(ev), items=spec.items, who=spec.who))
+            state=state, detail=detail, values=spec.values(ev),
+            items=spec.items_of(ev) if spec.items_of else spec.items, who=spec.who))
     return steps

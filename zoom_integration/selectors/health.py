@@ -39,6 +39,7 @@ from tenants.selectors import (
     tenant_ids_missing_credentials,
 )
 
+from ..capabilities import connection_capability_state, scope_missing_message
 from ..models import (
     ApiUsage,
     ConnectionState,
@@ -67,6 +68,7 @@ class HealthCode:
     AWAITING_AUTHORIZATION = "awaiting_authorization"
     HEALTHY = "healthy"
     NEEDS_REAUTH = "needs_reauth"
+    MISSING_SCOPES = "missing_scopes"
     DEAUTHORIZED = "deauthorized"
     ERRORS = "errors"
 
@@ -76,11 +78,12 @@ class HealthCode:
         AWAITING_AUTHORIZATION: "Awaiting authorization",
         HEALTHY: "Healthy",
         NEEDS_REAUTH: "Needs re-authorization",
+        MISSING_SCOPES: "Missing scopes",
         DEAUTHORIZED: "Deauthorized",
         ERRORS: "Errors",
     }
-    RANK = {ERRORS: 1, NEEDS_REAUTH: 2, DEAUTHORIZED: 3, NEEDS_CREDENTIALS: 4,
-            AWAITING_VALIDATION: 5, AWAITING_AUTHORIZATION: 6, HEALTHY: 7}
+    RANK = {ERRORS: 1, NEEDS_REAUTH: 2, MISSING_SCOPES: 3, DEAUTHORIZED: 4, NEEDS_CREDENTIALS: 5,
+            AWAITING_VALIDATION: 6, AWAITING_AUTHORIZATION: 7, HEALTHY: 8}
     CHOICES = tuple(LABELS.items())
 
 
@@ -183,8 +186,10 @@ def tenant_health_overview(*, base: QuerySet[Tenant] | None = None,
         (Q(pk__in=missing) | Q(client_id="") | Q(cred_has_primary=False),
          HealthCode.NEEDS_CREDENTIALS),
         (Q(h_conn_state=ConnectionState.DEAUTHORIZED), HealthCode.DEAUTHORIZED),
-        (Q(h_conn_state=ConnectionState.NEEDS_REAUTH)
-         | (connected & ~Q(zoom_connection__missing_scopes="")), HealthCode.NEEDS_REAUTH),
+        (Q(h_conn_state=ConnectionState.NEEDS_REAUTH), HealthCode.NEEDS_REAUTH),
+        # A required capability no granted scope covers, or that Zoom refused (4711). Optional
+        # (overview) capabilities are never stored here, so they never count.
+        (connected & ~Q(zoom_connection__missing_capabilities=""), HealthCode.MISSING_SCOPES),
         (Q(h_validated=False), HealthCode.AWAITING_VALIDATION),
         (~connected, HealthCode.AWAITING_AUTHORIZATION),
         (errors, HealthCode.ERRORS),
@@ -213,12 +218,12 @@ def health_from_row(row: Tenant) -> HealthStatus:
         reason = ("The customer removed the app from their Zoom account; they must install "
                   "it again from the checklist's authorization link.")
     elif code == HealthCode.NEEDS_REAUTH:
-        if conn and conn.state == ConnectionState.CONNECTED and conn.missing_scopes:
-            reason = (f"Zoom did not grant: {conn.missing_scopes}. Add the scopes to the app, "
-                      "then authorize again.")
-        else:
-            detail = f" Last error: {conn.last_error}" if conn and conn.last_error else ""
-            reason = "Zoom no longer accepts the stored tokens; authorize again." + detail
+        detail = f" Last error: {conn.last_error}" if conn and conn.last_error else ""
+        reason = "Zoom no longer accepts the stored tokens; authorize again." + detail
+    elif code == HealthCode.MISSING_SCOPES:
+        state = connection_capability_state(conn)
+        reason = (scope_missing_message(state.missing_names) + " Missing capabilities: "
+                  + ", ".join(c.label for c in state.missing) + ".")
     elif code == HealthCode.AWAITING_VALIDATION:
         reason = ("Zoom has not validated the event notification endpoint URL yet, and no event "
                   "has arrived.")

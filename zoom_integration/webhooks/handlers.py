@@ -3,7 +3,7 @@
 A handler gets the tenant, the event type and the stored envelope, and calls one service. It
 runs inside the processing transaction, so its writes commit together with the "processed"
 mark. Event types without a handler are stored and marked ignored. The events and their
-payloads: https://developers.zoom.us/docs/api/rest/reference/user/events/ (user.*),
+payloads: https://developers.zoom.us/docs/api/rest/reference/user/events/ (user.* and group.*),
 https://developers.zoom.us/docs/api/meetings/events/ (meeting.ended, webinar.ended) and
 https://developers.zoom.us/docs/api/rest/webhook-reference/#app-deauthorized.
 """
@@ -16,7 +16,7 @@ from typing import Any
 from tenants.models import Tenant
 
 from .. import zoom
-from ..directory import zoom_user_event_apply
+from ..directory import zoom_group_event_apply, zoom_user_event_apply
 from ..metrics import meeting_ended_record
 from ..oauth import connection_deauthorize
 
@@ -37,6 +37,10 @@ def _user_event(*, tenant: Tenant, event: str, envelope: Mapping[str, Any]) -> N
                           event_ts=_event_ts(envelope))
 
 
+def _group_event(*, tenant: Tenant, event: str, envelope: Mapping[str, Any]) -> None:
+    zoom_group_event_apply(tenant=tenant, event=event, payload=_payload(envelope))
+
+
 def _meeting_ended(*, tenant: Tenant, event: str, envelope: Mapping[str, Any]) -> None:
     meeting_ended_record(tenant=tenant, kind="meeting", payload=_payload(envelope))
 
@@ -51,9 +55,8 @@ def _app_deauthorized(*, tenant: Tenant, event: str, envelope: Mapping[str, Any]
 
 # Event type → handler. Any other event is stored and marked ignored.
 WEBHOOK_HANDLERS: dict[str, Callable[..., None]] = {
-    zoom.USER_CREATED: _user_event,
-    zoom.USER_UPDATED: _user_event,
-    zoom.USER_DELETED: _user_event,
+    **{event: _user_event for event in zoom.USER_EVENTS},
+    **{event: _group_event for event in zoom.GROUP_EVENTS},
     zoom.MEETING_ENDED: _meeting_ended,
     zoom.WEBINAR_ENDED: _webinar_ended,
     zoom.APP_DEAUTHORIZED: _app_deauthorized,
