@@ -336,7 +336,8 @@ class ZoomClient:
     def dashboard_participants_pages(self, kind: str, uuid: str) -> Iterator[dict]:
         # GET /metrics/meetings/{meetingId}/participants (Heavy), max 300
         return self.paginate(self._dashboard_path(kind, uuid, "/participants"), category=HEAVY,
-                             page_size=PARTICIPANTS_PAGE_SIZE, params={"type": "past"})
+                             page_size=PARTICIPANTS_PAGE_SIZE,
+                             params={"type": "past", "include_fields": "registrant_id"})
 
     def dashboard_qos_pages(self, kind: str, uuid: str) -> Iterator[dict]:
         # GET /metrics/meetings/{meetingId}/participants/qos (Heavy), max 10
