@@ -51,9 +51,10 @@ CHART_METRICS = {
 def meetings_with_quality(qs: QuerySet[ZoomMeeting] | None = None) -> QuerySet[ZoomMeeting]:
     """Meetings annotated from their people: counts, share of poor, worst metric.
 
-    `q_participants` (people), `q_sessions` (join sessions, waiting room left out), `q_poor`, `q_classified` (ints), `q_poor_share` (0..1, None when
-    no person was classified) and `q_worst` (the reason of the lowest-MOS poor person, else the
-    meeting's own `worst_metric`).
+    `q_participants` (people), `q_sessions` (join sessions, waiting room left out), `q_poor`,
+    `q_classified` (people, ints), `q_poor_share` (0..1, None when no person was classified)
+    and `q_worst` (the reason of the lowest-MOS poor person, else the meeting's own
+    `worst_metric`).
     """
     qs = ZoomMeeting.objects.all() if qs is None else qs
     meeting = OuterRef("pk")
