@@ -227,3 +227,32 @@ def test_staff_see_only_their_tenants_meetings(staff_client, world):
     html = client.get(LIST, {"tenant__id__exact": world["acme"].pk,
                              "user": world["ana"].pk}).content.decode()
     assert "ana@acme.test" not in html
+
+
+def test_meeting_page_lists_people_with_their_sessions(staff_client, world):
+    meeting = MeetingFactory(tenant=world["acme"], topic="Rejoins", quality="poor")
+    first = ParticipantFactory(meeting=meeting, user_name="Ana Ruiz", device="Mac",
+                               person__quality="poor", person__sessions_count=2,
+                               person__quality_reason="audio input jitter 41.5 ms > 30 ms")
+    ParticipantFactory(meeting=meeting, person=first.person, user_name="Ana Ruiz",
+                       device="iPhone", network_type="Cellular")
+    admitted = ParticipantFactory(meeting=meeting, user_name="Bob Lee", person__quality="good")
+    ParticipantFactory(meeting=meeting, person=admitted.person, user_name="Bob Lee",
+                       status="in_waiting_room", in_waiting_room=True)
+    ParticipantFactory(meeting=meeting, person=None, user_name="Walked Away",
+                       status="in_waiting_room", in_waiting_room=True)
+    add_samples(first, minutes=2, jitter=80.0)
+    client = staff_client("zoom_integration.view_zoommeeting")
+    html = client.get(f"{LIST}{meeting.pk}/change/").content.decode()
+    assert html.count('class="participant"') == 2  # people, not the five rows
+    assert html.count('class="session"') == 3 and html.count('class="session waiting-room"') == 2
+    ana = html.split(f'id="participant-{first.person.position}"')[1].split("</tbody>")[0]
+    assert "2 sessions" in ana and "Mac" in ana and "iPhone" in ana and "Cellular" in ana
+    assert "audio input jitter 41.5 ms &gt; 30 ms" in ana
+    bob = html.split(f'id="participant-{admitted.person.position}"')[1].split("</tbody>")[0]
+    assert "Waiting room" in bob
+    assert "Waiting room only (1, not counted)" in html and "Walked Away" in html
+    assert "People / join sessions</th><td>2 / 3</td>" in html
+    assert f'id="participant-{first.person.pk}-jitter"' in html
+    row = meeting_quality_list().get(pk=meeting.pk)
+    assert (row.q_participants, row.q_sessions, row.q_poor, row.q_classified) == (2, 3, 1, 2)
