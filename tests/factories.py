@@ -1,8 +1,8 @@
 """factory_boy factories and small builders for the portal's models, shared by every test area.
 
 Tenants and their hostnames; the Zoom connection; stored webhook deliveries (and Zoom's event
-envelope); directory users, groups and memberships; sync runs; meetings, participants, per-minute
-QoS samples and API usage counts.
+envelope); directory users, groups and memberships; sync runs; meetings, people and their join
+sessions, per-minute QoS samples and API usage counts.
 """
 
 import datetime as dt
@@ -22,6 +22,7 @@ from zoom_integration.models import (
     ZoomGroup,
     ZoomGroupMembership,
     ZoomMeeting,
+    ZoomMeetingPerson,
     ZoomParticipant,
     ZoomUser,
     ZoomWebhookDelivery,
@@ -147,12 +148,35 @@ class MeetingFactory(factory.django.DjangoModelFactory):
     fetch_status = "done"
 
 
+class PersonFactory(factory.django.DjangoModelFactory):
+    """A person of a meeting; `quality`, `mos`, `quality_reason` are the per-person results."""
+
+    class Meta:
+        model = ZoomMeetingPerson
+
+    meeting = factory.SubFactory(MeetingFactory)
+    position = factory.Sequence(lambda n: n)
+    identity_kind = "session"
+    identity_key = factory.LazyAttribute(lambda o: str(o.position))
+    display_name = factory.Sequence(lambda n: f"Participant {n}")
+    sessions_count = 1
+    quality = "good"
+
+
 class ParticipantFactory(factory.django.DjangoModelFactory):
+    """One join session, by default the only session of a person of its own (pass
+    `person__quality=...` for that person's result, or `person=` to add a rejoin)."""
+
     class Meta:
         model = ZoomParticipant
 
     meeting = factory.SubFactory(MeetingFactory)
     position = factory.Sequence(lambda n: n)
+    person = factory.SubFactory(
+        PersonFactory, meeting=factory.SelfAttribute("..meeting"),
+        position=factory.SelfAttribute("..position"),
+        display_name=factory.SelfAttribute("..user_name"), user=factory.SelfAttribute("..user"))
+    user = None
     user_name = factory.Sequence(lambda n: f"Participant {n}")
     device = "Mac"
     os = "Mac 14.5"
@@ -160,7 +184,7 @@ class ParticipantFactory(factory.django.DjangoModelFactory):
     connection_type = "UDP"
     location = "Paris (FR)"
     data_center = "Frankfurt (DE)"
-    quality = "good"
+    status = "in_meeting"
 
 
 def add_samples(participant, *, minutes=5, latency=40.0, jitter=3.0, loss=0.1, video=True):

@@ -364,7 +364,8 @@ class ZoomClient:
         # GET /metrics/meetings/{meetingId}/participants (Heavy), max 300
         return self.paginate(self._dashboard_path(kind, uuid, "/participants"), category=HEAVY,
                              page_size=PARTICIPANTS_PAGE_SIZE,
-                             params={"type": self.dashboard_type},
+                             params={"type": self.dashboard_type,
+                                     "include_fields": "registrant_id"},
                              capability=self._capability(kind, "participants"))
 
     def dashboard_qos_pages(self, kind: str, uuid: str) -> Iterator[dict]:

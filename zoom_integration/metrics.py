@@ -1,7 +1,8 @@
 """Dashboard metrics after every meeting and webinar: record, schedule, fetch, store, classify.
 
 Owns `meeting_ended_record` (called by webhook processing for meeting.ended / webinar.ended),
-`dashboard_metrics_fetch` (details, every participant, every QoS page → tables, in one
+`dashboard_metrics_fetch` (details, every join session, every QoS page → tables, sessions grouped
+into people (`people.py`) and each person classified over all their sessions, in one
 transaction that replaces any earlier fetch), `metrics_fetch_attempt` (the metrics task's one
 call: status, retry and park decisions) and `metrics_parked_resume` (beat: re-queues fetches
 parked on Zoom's daily limit). Zoom's Dashboard API and its rate limits:
@@ -40,8 +41,16 @@ from .exceptions import (
     ZoomTransientError,
 )
 from .fields import aware_datetime, jsonable, text
-from .models import QosSample, ZoomConnection, ZoomMeeting, ZoomParticipant, ZoomUser
+from .models import (
+    QosSample,
+    ZoomConnection,
+    ZoomMeeting,
+    ZoomMeetingPerson,
+    ZoomParticipant,
+    ZoomUser,
+)
 from .models.metrics import FetchStatus, MeetingKind
+from .people import WAITING_ROOM, PersonGroup, people_group
 from .quality import (
     DEFAULT_THRESHOLDS,
     QualityThresholds,
@@ -149,11 +158,17 @@ def _participant_key(data: dict) -> tuple:
 
 
 def _participant_row(meeting: ZoomMeeting, data: dict, position: int) -> ZoomParticipant:
+    status = text(data.get("status"), 32)
     return ZoomParticipant(
         meeting=meeting, position=position,
         zoom_participant_id=text(data.get("id"), 64),
         zoom_user_id=text(data.get("user_id"), 64),
         participant_user_id=text(data.get("participant_user_id"), 64),
+        participant_uuid=text(data.get("participant_uuid"), 128),
+        registrant_id=text(data.get("registrant_id"), 128),
+        customer_key=text(data.get("customer_key"), 128),
+        status=status,
+        in_waiting_room=status == WAITING_ROOM,
         user_name=text(data.get("user_name"), 256),
         email=text(data.get("email"), 254),
         device=text(data.get("device"), 128),
@@ -170,10 +185,16 @@ def _participant_row(meeting: ZoomMeeting, data: dict, position: int) -> ZoomPar
     )
 
 
+def _directory_id(row: ZoomParticipant) -> str:
+    # QoS entries have no participant_user_id; their `id` is the same Users API id.
+    return row.participant_user_id or row.zoom_participant_id
+
+
 def _link_users(tenant, rows: list[ZoomParticipant]) -> None:
-    """Joins participants to directory users: by Zoom user id, else email (two queries)."""
-    ids = {r.participant_user_id for r in rows if r.participant_user_id}
-    emails = {r.email.lower() for r in rows if r.email and not r.participant_user_id}
+    """Joins sessions to directory users: by Zoom user id (`participant_user_id`, else `id`),
+    else email (two queries)."""
+    ids = {_directory_id(r) for r in rows if _directory_id(r)}
+    emails = {r.email.lower() for r in rows if r.email and not _directory_id(r)}
     by_id: dict[str, int] = {}
     by_email: dict[str, int] = {}
     if ids:
@@ -185,7 +206,7 @@ def _link_users(tenant, rows: list[ZoomParticipant]) -> None:
                                                  ).values_list("email", "pk"):
             by_email[email.lower()] = pk
     for row in rows:
-        row.user_id = by_id.get(row.participant_user_id) or by_email.get(row.email.lower())
+        row.user_id = by_id.get(_directory_id(row)) or by_email.get(row.email.lower())
 
 
 _DETAIL_FIELDS = {"uuid", "id", "topic", "host", "email", "start_time", "end_time", "duration",
@@ -196,8 +217,10 @@ def dashboard_metrics_fetch(*, tenant, meeting: ZoomMeeting, progress: Progress 
                             client: ZoomClient | None = None) -> dict:
     """Fetches and stores one instance's dashboard data; replaces any earlier fetch atomically.
 
-    Returns {"participants", "qos_samples", "poor_participants", "good_participants",
-    "unclassified_participants", "quality", "worst_reason", "api_calls", "uuid", "kind"}.
+    Returns {"participants" (people), "sessions", "waiting_room_sessions", "qos_samples",
+    "qos_warnings" (QoS blocks skipped as unreadable), "unknown_qos_fields" (kept raw),
+    "poor_participants", "good_participants", "unclassified_participants" (people), "quality",
+    "worst_reason", "api_calls", "uuid", "kind"}.
     Raises the client's typed errors; a plan without Dashboard marks the connection.
     """
     own_client = client is None
@@ -228,6 +251,7 @@ def _store(*, tenant, meeting, client, detail, listed, thresholds, progress) -> 
         ZoomMeeting.objects.select_for_update().filter(pk=meeting.pk).first()
         QosSample.objects.filter(meeting=meeting).delete()
         ZoomParticipant.objects.filter(meeting=meeting).delete()
+        ZoomMeetingPerson.objects.filter(meeting=meeting).delete()
 
         rows: list[ZoomParticipant] = []
         by_key: dict[tuple, ZoomParticipant] = {}
@@ -239,7 +263,7 @@ def _store(*, tenant, meeting, client, detail, listed, thresholds, progress) -> 
         ZoomParticipant.objects.bulk_create(rows, batch_size=1000)
 
         accumulators: dict[int, SummaryAccumulator] = {}
-        total_samples = 0
+        total_samples = warnings = unknown = 0
         done = 0
         expected = int(detail.get("participants") or 0) or len(rows) or None
         fallback_time = meeting.end_time or aware_datetime(detail.get("end_time")) or timezone.now()
@@ -270,6 +294,8 @@ def _store(*, tenant, meeting, client, detail, listed, thresholds, progress) -> 
                     sampled_at = aware_datetime(parsed.sampled_at) or last_time
                     last_time = sampled_at
                     acc.add(parsed.metrics)
+                    warnings += parsed.warnings
+                    unknown += parsed.unknown
                     batch.append((row.pk, meeting.pk, sampled_at, parsed.metrics, parsed.cpu,
                                   parsed.wifi, parsed.unparsed))
             if batch:
@@ -279,19 +305,10 @@ def _store(*, tenant, meeting, client, detail, listed, thresholds, progress) -> 
             if progress is not None:
                 progress(done, expected)
 
-        classifications = []
-        for row in rows:
-            acc = accumulators.get(row.pk)
-            row.stream_summaries = acc.summaries() if acc else {}
-            result = participant_classify(row.stream_summaries, thresholds)
-            row.quality = result.quality
-            row.quality_reason = result.reason_text
-            row.mos = result.mos
-            classifications.append(result)
-        if rows:
-            ZoomParticipant.objects.bulk_update(
-                rows, ["stream_summaries", "quality", "quality_reason", "mos"], batch_size=500)
-
+        people, classifications = _people_store(meeting, rows, accumulators, thresholds)
+        if warnings:
+            logger.warning("meeting %s: %d QoS blocks skipped as unreadable (raw text kept)",
+                           meeting.pk, warnings)
         quality, worst = meeting_classify(classifications)
         poor = sum(1 for c in classifications if c.quality == "poor")
         good = sum(1 for c in classifications if c.quality == "good")
@@ -307,7 +324,9 @@ def _store(*, tenant, meeting, client, detail, listed, thresholds, progress) -> 
             meeting.zoom_meeting_id = text(detail.get("id"), 32)
         meeting.details = jsonable({k: v for k, v in detail.items()
                                      if k not in _DETAIL_FIELDS})
-        meeting.participants_count = len(rows)
+        sessions = sum(1 for r in rows if not r.in_waiting_room)
+        meeting.participants_count = len(people)
+        meeting.sessions_count = sessions
         meeting.poor_participants = poor
         meeting.classified_participants = poor + good
         meeting.worst_metric = worst
@@ -319,11 +338,54 @@ def _store(*, tenant, meeting, client, detail, listed, thresholds, progress) -> 
         meeting.next_attempt_at = None
         meeting.save()
     return {
-        "uuid": meeting.uuid, "kind": meeting.kind, "participants": len(rows),
-        "qos_samples": total_samples, "poor_participants": poor, "good_participants": good,
-        "unclassified_participants": len(rows) - poor - good, "quality": quality,
+        "uuid": meeting.uuid, "kind": meeting.kind, "participants": len(people),
+        "sessions": sessions, "waiting_room_sessions": len(rows) - sessions,
+        "qos_samples": total_samples, "qos_warnings": warnings, "unknown_qos_fields": unknown,
+        "poor_participants": poor, "good_participants": good,
+        "unclassified_participants": len(people) - poor - good, "quality": quality,
         "worst_reason": worst,
     }
+
+
+def _people_store(meeting, rows, accumulators, thresholds):
+    """Groups the saved sessions into people, classifies each person over the samples of all
+    their in-meeting sessions (waiting-room stints left out), stores both; returns (people,
+    classifications)."""
+    groups, _orphans = people_group(rows)
+    people: list[ZoomMeetingPerson] = []
+    classifications = []
+    for position, group in enumerate(groups):
+        acc = SummaryAccumulator()
+        for session in group.sessions:
+            if session.pk in accumulators:
+                acc.merge(accumulators[session.pk])
+        summaries = acc.summaries()
+        result = participant_classify(summaries, thresholds)
+        classifications.append(result)
+        people.append(ZoomMeetingPerson(
+            meeting=meeting, position=position, identity_kind=group.kind,
+            identity_key=text(group.key, 300), user_id=_first(group, "user_id"),
+            display_name=_first(group, "user_name") or "", email=_first(group, "email") or "",
+            sessions_count=len(group.sessions), quality=result.quality,
+            quality_reason=result.reason_text, mos=result.mos, stream_summaries=summaries))
+    ZoomMeetingPerson.objects.bulk_create(people, batch_size=1000)
+    linked = []
+    for group, person in zip(groups, people, strict=True):
+        for session in (*group.sessions, *group.waiting):
+            session.person = person
+            linked.append(session)
+    if linked:
+        ZoomParticipant.objects.bulk_update(linked, ["person"], batch_size=1000)
+    return people, classifications
+
+
+def _first(group: PersonGroup, attribute: str):
+    """The first non-empty value among a person's sessions (in-meeting ones first)."""
+    for session in (*group.sessions, *group.waiting):
+        value = getattr(session, attribute)
+        if value:
+            return value
+    return None
 
 
 _QOS_COLUMNS = ("participant", "meeting", "sampled_at", "metrics", "cpu", "wifi", "unparsed")

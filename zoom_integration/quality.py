@@ -1,7 +1,8 @@
 """Call-quality arithmetic: pure functions, no database, no HTTP.
 
 Owns: parsing Zoom's QoS strings ("126 ms", "0.3%", "812 kbps", "1280*720", "25 fps", "-", "")
-defensively (never raises; unknown text is kept raw), per-participant per-stream min/avg/max,
+defensively (never raises; unknown text is kept raw), reading each stream from its own block or
+else its room-connector (CRC) or RWG block, per-person per-stream min/avg/max,
 the Good/Poor/Unclassified classification with its reasons (the
 Microsoft CQD audio/video/screen-share rules with round trip = Zoom's latency,
 https://learn.microsoft.com/en-us/microsoftteams/stream-classification-in-call-quality-dashboard),
@@ -10,6 +11,7 @@ and an E-model MOS estimate (ITU-T G.107 simplified form). Thresholds live in on
 
 from __future__ import annotations
 
+import json
 import math
 import re
 from dataclasses import dataclass, field
@@ -118,70 +120,155 @@ def _parse_resolution(raw: Any) -> tuple[int, int] | None | bool:
     return int(match.group(1)), int(match.group(2))
 
 
+# Alternative blocks of each stream, tried in this order when the stream's own block carries no
+# data: the Cloud Room Connector's (room systems over H.323/SIP, whose own blocks are empty), then
+# RWG's. "from" is what the device sent (its input), "to" what it received (its output).
+ALTERNATE_BLOCKS: dict[str, tuple[str, ...]] = {
+    f"{medium}_{direction}": tuple(f"{medium}_device_{side}_{path}" for path in ("crc", "rwg"))
+    for medium in ("audio", "video", "as")
+    for direction, side in (("input", "from"), ("output", "to"))
+}
+_KNOWN_TOP = frozenset({"date_time", "cpu_usage", "wifi_rssi", *STREAMS,
+                        *(b for blocks in ALTERNATE_BLOCKS.values() for b in blocks)})
+# Unknown fields are kept beside the sample, small: long text cut, big objects summarised.
+_KEEP_TEXT = 200
+_KEEP_JSON = 500
+
+
 @dataclass
 class ParsedSample:
+    """One sample: numbers per stream (the six streams only), `cpu`, `wifi`, and `unparsed`
+    (raw text of skipped blocks and unknown fields, by path). `warnings` counts blocks skipped as
+    unreadable, `unknown` the unknown fields kept."""
+
     sampled_at: str | None
     metrics: dict[str, dict[str, Any]]
     cpu: dict[str, Any]
     wifi: dict[str, Any]
     unparsed: dict[str, Any]
+    warnings: int = 0
+    unknown: int = 0
+
+
+def _compact(value: Any) -> Any:
+    """A raw value small enough to keep on every sample."""
+    if isinstance(value, str):
+        return jsonable(value[:_KEEP_TEXT])
+    if value is None or isinstance(value, int | float | bool):
+        return jsonable(value)
+    safe = jsonable(value)
+    try:
+        size = len(json.dumps(safe))
+    except (TypeError, ValueError):  # pragma: no cover - jsonable output always dumps
+        size = _KEEP_JSON + 1
+    if size <= _KEEP_JSON:
+        return safe
+    kind = "object" if isinstance(value, dict) else "list"
+    return f"<{kind} of {len(value) if hasattr(value, '__len__') else '?'} items>"
+
+
+def _stream_block(name: str, block: Any, unparsed: dict[str, Any]
+                  ) -> tuple[dict[str, Any] | None, int, int]:
+    """(values, warnings, unknown) of one stream block.
+
+    Values are None when the block is skipped: not an object, or a known metric with text
+    that is not a number in its unit (the block's raw text is then kept in `unparsed`). A block
+    is all or nothing, so a half-read block never passes for a good one. Unknown keys are kept
+    raw and do not spoil the block: Zoom adds fields without notice.
+    """
+    if not isinstance(block, dict):
+        unparsed[jsonable(name)] = _compact(block)
+        return None, 1, 0
+    values: dict[str, Any] = {}
+    bad: dict[str, Any] = {}
+    unknown = 0
+    for key, raw in block.items():
+        spec = METRIC_KEYS.get(key)
+        if spec is not None:
+            parsed = parse_metric(raw, spec[1])
+            if parsed.value is not None:
+                values[spec[0]] = parsed.value
+            elif not parsed.ok:
+                bad[jsonable(f"{name}.{key}")] = _compact(raw)
+        elif key == "resolution":
+            res = parse_resolution(raw)
+            if res:
+                values["resolution"] = f"{res[0]}x{res[1]}"
+            elif res is False:
+                bad[jsonable(f"{name}.{key}")] = _compact(raw)
+        else:
+            unparsed[jsonable(f"{name}.{key}")] = _compact(raw)
+            unknown += 1
+    if bad:
+        unparsed.update(bad)
+        return None, 1, unknown
+    return values, 0, unknown
+
+
+def _percent_block(name: str, block: Any, unit: str, unparsed: dict[str, Any],
+                   skip: tuple[str, ...] = ()) -> tuple[dict[str, Any], int]:
+    """`cpu_usage` / `wifi_rssi`: numbers by key, or nothing (one warning) when any value is
+    unreadable."""
+    if not isinstance(block, dict):
+        unparsed[jsonable(name)] = _compact(block)
+        return {}, 1
+    values: dict[str, Any] = {}
+    bad: dict[str, Any] = {}
+    for key, raw in block.items():
+        if key in skip:
+            continue
+        parsed = parse_metric(raw, unit)
+        if parsed.value is not None:
+            values[jsonable(str(key))] = parsed.value
+        elif not parsed.ok:
+            bad[jsonable(f"{name}.{key}")] = _compact(raw)
+    if bad:
+        unparsed.update(bad)
+        return {}, 1
+    return values, 0
 
 
 def sample_parse(item: Any) -> ParsedSample:
-    """One `user_qos` entry → numbers per stream, with unreadable strings kept by path."""
+    """One `user_qos` entry → numbers per stream, with what could not be used kept by path.
+
+    Each of the six streams takes its own block when that carries data, else the first of its
+    CRC / RWG blocks that does (`ALTERNATE_BLOCKS`): room systems report only there. A block
+    with unreadable values is skipped (counted in `warnings`) and the next one tried; unknown
+    fields are kept in `unparsed` (counted in `unknown`); nothing raises.
+    """
     if not isinstance(item, dict):
-        return ParsedSample(None, {}, {}, {}, {"_": jsonable(item)})
+        return ParsedSample(None, {}, {}, {}, {"_": _compact(item)}, warnings=1)
     metrics: dict[str, dict[str, Any]] = {}
     unparsed: dict[str, Any] = {}
+    warnings = unknown = 0
     for stream in STREAMS:
-        block = item.get(stream)
-        if not block:
-            continue
-        if not isinstance(block, dict):
-            unparsed[stream] = jsonable(block)
-            continue
-        values: dict[str, Any] = {}
-        for key, raw in block.items():
-            spec = METRIC_KEYS.get(key)
-            if spec is not None:
-                parsed = parse_metric(raw, spec[1])
-                if parsed.value is not None:
-                    values[spec[0]] = parsed.value
-                elif not parsed.ok:
-                    unparsed[jsonable(f"{stream}.{key}")] = jsonable(raw)
-            elif key == "resolution":
-                res = parse_resolution(raw)
-                if res:
-                    values["resolution"] = f"{res[0]}x{res[1]}"
-                elif res is False:
-                    unparsed[jsonable(f"{stream}.{key}")] = jsonable(raw)
-            else:
-                unparsed[jsonable(f"{stream}.{key}")] = jsonable(raw)
-        if values:
-            metrics[stream] = values
+        for name in (stream, *ALTERNATE_BLOCKS[stream]):
+            block = item.get(name)
+            if not block:
+                continue
+            values, warned, unknowns = _stream_block(name, block, unparsed)
+            warnings += warned
+            unknown += unknowns
+            if values:
+                metrics[stream] = values
+                break
     cpu: dict[str, Any] = {}
     block = item.get("cpu_usage")
-    if isinstance(block, dict):
-        for key, raw in block.items():
-            parsed = parse_metric(raw, "%")
-            if parsed.value is not None:
-                cpu[jsonable(str(key))] = parsed.value
-            elif not parsed.ok:
-                unparsed[jsonable(f"cpu_usage.{key}")] = jsonable(raw)
+    if block:
+        cpu, warned = _percent_block("cpu_usage", block, "%", unparsed)
+        warnings += warned
     wifi: dict[str, Any] = {}
     block = item.get("wifi_rssi")
-    if isinstance(block, dict):
-        for key, raw in block.items():
-            if key == "rssi_unit":
-                continue
-            parsed = parse_metric(raw, "")
-            if parsed.value is not None:
-                wifi[jsonable(str(key))] = parsed.value
-            elif not parsed.ok:
-                unparsed[jsonable(f"wifi_rssi.{key}")] = jsonable(raw)
+    if block:
+        wifi, warned = _percent_block("wifi_rssi", block, "", unparsed, skip=("rssi_unit",))
+        warnings += warned
+    for key, raw in item.items():
+        if key not in _KNOWN_TOP:
+            unparsed[jsonable(str(key))] = _compact(raw)
+            unknown += 1
     sampled_at = item.get("date_time")
     return ParsedSample(sampled_at if isinstance(sampled_at, str) else None, metrics, cpu, wifi,
-                        unparsed)
+                        unparsed, warnings, unknown)
 
 
 def _hashable(value: Any) -> bool:
@@ -232,6 +319,22 @@ class SummaryAccumulator:
                         entry[2] = value
                     entry[1] += value
                     entry[3] += 1
+
+    def merge(self, other: SummaryAccumulator) -> None:
+        """Adds `other`'s samples: the same result as feeding this one every sample of both
+        (a person's join sessions are classified as one)."""
+        for stream, count in other.counts.items():
+            self.counts[stream] = self.counts.get(stream, 0) + count
+            per = self.stats.setdefault(stream, {})
+            for metric, (low, total, high, n) in other.stats.get(stream, {}).items():
+                entry = per.get(metric)
+                if entry is None:
+                    per[metric] = [low, total, high, n]
+                else:
+                    entry[0] = min(entry[0], low)
+                    entry[1] += total
+                    entry[2] = max(entry[2], high)
+                    entry[3] += n
 
     def summaries(self) -> dict[str, dict[str, Any]]:
         """Per stream: {"samples": n, metric: {"min", "avg", "max"}} over samples with media."""

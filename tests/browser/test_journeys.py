@@ -160,9 +160,11 @@ def test_meeting_page_shows_participants_and_a_chart(page, django_user_model):
     tenant = TenantFactory(name="Chart Co")
     meeting = MeetingFactory(tenant=tenant, topic="Quarterly review", quality="poor",
                              end_time=dt.datetime.now(dt.UTC))
-    poor = ParticipantFactory(meeting=meeting, user_name="Ana Ruiz", quality="poor", mos=2.4,
-                              quality_reason="audio input jitter 80 ms > 30 ms")
-    good = ParticipantFactory(meeting=meeting, user_name="Bob Lee", quality="good", mos=4.3)
+    poor = ParticipantFactory(meeting=meeting, user_name="Ana Ruiz", person__quality="poor",
+                              person__mos=2.4,
+                              person__quality_reason="audio input jitter 80 ms > 30 ms")
+    good = ParticipantFactory(meeting=meeting, user_name="Bob Lee", person__quality="good",
+                              person__mos=4.3)
     add_samples(poor, minutes=10, latency=120.0, jitter=80.0, loss=2.0)
     add_samples(good, minutes=10)
     viewer = django_user_model.objects.create_user("viewer", password=PASSWORD, is_staff=True)
@@ -178,7 +180,7 @@ def test_meeting_page_shows_participants_and_a_chart(page, django_user_model):
     page.wait_for_load_state()
     _meeting_page_checks(page, meeting.pk, 2)
     assert page.locator("#participant-" + str(poor.position)).inner_text().count("Wifi") == 1
-    assert page.locator(f"#participant-{poor.pk}-jitter").is_visible()  # poor: charts open
+    assert page.locator(f"#participant-{poor.person.pk}-jitter").is_visible()  # poor: open
 
 
 @pytest.fixture

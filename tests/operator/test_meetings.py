@@ -36,15 +36,15 @@ def world():
     MembershipFactory(group=sales, user=bob)
     poor = MeetingFactory(tenant=acme, topic="Weekly sync", quality="poor",
                           worst_metric="stale")
-    ParticipantFactory(meeting=poor, user=ana, quality="poor", mos=2.1,
-                       quality_reason="audio input jitter 80 ms > 30 ms")
-    ParticipantFactory(meeting=poor, quality="poor", mos=3.2,
-                       quality_reason="video input loss 16% > 15%")
-    ParticipantFactory(meeting=poor, quality="good")
-    ParticipantFactory(meeting=poor, quality="unclassified")
+    ParticipantFactory(meeting=poor, user=ana, person__quality="poor", person__mos=2.1,
+                       person__quality_reason="audio input jitter 80 ms > 30 ms")
+    ParticipantFactory(meeting=poor, person__quality="poor", person__mos=3.2,
+                       person__quality_reason="video input loss 16% > 15%")
+    ParticipantFactory(meeting=poor, person__quality="good")
+    ParticipantFactory(meeting=poor, person__quality="unclassified")
     webinar = MeetingFactory(tenant=acme, topic="Town hall", kind="webinar", quality="good",
                              host_zoom_id=bob.zoom_id, end_time=T0 + dt.timedelta(days=1))
-    ParticipantFactory(meeting=webinar, quality="good")
+    ParticipantFactory(meeting=webinar, person__quality="good")
     old = MeetingFactory(tenant=acme, topic="Old one", quality="good",
                          end_time=T0 - dt.timedelta(days=30))
     MeetingFactory(tenant=other, topic="Elsewhere", quality="poor")
@@ -87,7 +87,7 @@ def test_selector_filters(world):
 def test_list_page_columns_and_no_n_plus_one(staff_client, world, django_assert_max_num_queries):
     for i in range(15):
         m = MeetingFactory(tenant=world["acme"], topic=f"Extra {i}")
-        ParticipantFactory(meeting=m, quality="poor", quality_reason="x")
+        ParticipantFactory(meeting=m, person__quality="poor", person__quality_reason="x")
     client = staff_client("zoom_integration.view_zoommeeting")
     with django_assert_max_num_queries(15):
         response = client.get(LIST, {"tenant__id__exact": world["acme"].pk})
@@ -139,6 +139,7 @@ def test_csv_row_content(staff_client, world):
         "meeting_id": world["poor"].zoom_meeting_id, "uuid": world["poor"].uuid,
         "host_email": "", "start_time": T0.isoformat(),
         "end_time": (T0 + dt.timedelta(minutes=45)).isoformat(), "participants": "4",
+        "sessions": "4",
         "poor_participants": "2", "classified_participants": "3",
         "poor_share_percent": "66.7", "worst_metric": "audio input jitter 80 ms > 30 ms",
         "quality": "poor", "fetch_status": "done"}]
@@ -160,7 +161,7 @@ def test_csv_action_exports_selected(staff_client, world):
 def test_qos_series_per_stream(world):
     p = world["poor"].participants.order_by("position").first()
     add_samples(p, minutes=3, latency=40.0, jitter=3.0, loss=0.5)
-    series = meeting_qos_series(meeting=world["poor"])[p.pk]
+    series = meeting_qos_series(meeting=world["poor"])[p.person.pk]
     assert series.samples == 3
     assert set(series.series) == {"latency", "jitter", "loss"}
     assert set(series.series["latency"]) == {"audio_input", "audio_output", "video_input"}
@@ -191,12 +192,12 @@ def test_meeting_page_shows_participants_and_charts(staff_client, world,
         charts[svg.get("id")] = svg
     assert set(charts) >= {f"meeting-{meeting.pk}-latency", f"meeting-{meeting.pk}-jitter",
                            f"meeting-{meeting.pk}-loss",
-                           f"participant-{participants[0].pk}-jitter"}
+                           f"participant-{participants[0].person.pk}-jitter"}
     jitter = charts[f"meeting-{meeting.pk}-jitter"]
     series = [g.get("data-name") for g in jitter.iter(f"{SVG}g") if g.get("class") == "series"]
     assert series == ["Audio in", "Audio out", "Video in"]
     assert "max 160" in jitter.find(f"{SVG}desc").text  # video in: 2 × 80 ms, worst of all
-    p2 = charts[f"participant-{participants[1].pk}-latency"]
+    p2 = charts[f"participant-{participants[1].person.pk}-latency"]
     assert [g.get("data-name") for g in p2.iter(f"{SVG}g")
             if g.get("class") == "series"] == ["Audio in", "Audio out"]
 
@@ -226,3 +227,32 @@ def test_staff_see_only_their_tenants_meetings(staff_client, world):
     html = client.get(LIST, {"tenant__id__exact": world["acme"].pk,
                              "user": world["ana"].pk}).content.decode()
     assert "ana@acme.test" not in html
+
+
+def test_meeting_page_lists_people_with_their_sessions(staff_client, world):
+    meeting = MeetingFactory(tenant=world["acme"], topic="Rejoins", quality="poor")
+    first = ParticipantFactory(meeting=meeting, user_name="Ana Ruiz", device="Mac",
+                               person__quality="poor", person__sessions_count=2,
+                               person__quality_reason="audio input jitter 41.5 ms > 30 ms")
+    ParticipantFactory(meeting=meeting, person=first.person, user_name="Ana Ruiz",
+                       device="iPhone", network_type="Cellular")
+    admitted = ParticipantFactory(meeting=meeting, user_name="Bob Lee", person__quality="good")
+    ParticipantFactory(meeting=meeting, person=admitted.person, user_name="Bob Lee",
+                       status="in_waiting_room", in_waiting_room=True)
+    ParticipantFactory(meeting=meeting, person=None, user_name="Walked Away",
+                       status="in_waiting_room", in_waiting_room=True)
+    add_samples(first, minutes=2, jitter=80.0)
+    client = staff_client("zoom_integration.view_zoommeeting")
+    html = client.get(f"{LIST}{meeting.pk}/change/").content.decode()
+    assert html.count('class="participant"') == 2  # people, not the five rows
+    assert html.count('class="session"') == 3 and html.count('class="session waiting-room"') == 2
+    ana = html.split(f'id="participant-{first.person.position}"')[1].split("</tbody>")[0]
+    assert "2 sessions" in ana and "Mac" in ana and "iPhone" in ana and "Cellular" in ana
+    assert "audio input jitter 41.5 ms &gt; 30 ms" in ana
+    bob = html.split(f'id="participant-{admitted.person.position}"')[1].split("</tbody>")[0]
+    assert "Waiting room" in bob
+    assert "Waiting room only (1, not counted)" in html and "Walked Away" in html
+    assert "People / join sessions</th><td>2 / 3</td>" in html
+    assert f'id="participant-{first.person.pk}-jitter"' in html
+    row = meeting_quality_list().get(pk=meeting.pk)
+    assert (row.q_participants, row.q_sessions, row.q_poor, row.q_classified) == (2, 3, 1, 2)

@@ -19,6 +19,7 @@ from zoom_integration.models import (
     QosSample,
     ZoomConnection,
     ZoomMeeting,
+    ZoomMeetingPerson,
     ZoomParticipant,
     ZoomUser,
 )
@@ -99,11 +100,13 @@ def test_fetch_stores_participants_samples_and_classification(connected):
     assert meeting.fetch_status == FetchStatus.DONE
     assert meeting.worst_metric == "audio input jitter 80 ms > 30 ms"
     assert meeting.topic == "Weekly sync" and meeting.details["has_video"] is True
-    poor = ZoomParticipant.objects.get(meeting=meeting, quality="poor")
+    poor = ZoomMeetingPerson.objects.get(meeting=meeting, quality="poor")
     assert poor.quality_reason == "audio input jitter 80 ms > 30 ms"
     assert poor.stream_summaries["audio_input"]["jitter_ms"] == {"min": 80, "avg": 80, "max": 80}
     host = ZoomParticipant.objects.get(meeting=meeting, position=0)
-    assert host.user.zoom_id == "U0" and host.quality == "good" and host.mos > 4
+    assert host.user.zoom_id == "U0"
+    assert host.person.quality == "good" and host.person.mos > 4
+    assert host.person.user == host.user and host.person.identity_kind == "user"
     guest = ZoomParticipant.objects.get(meeting=meeting, position=2)
     assert guest.zoom_participant_id == "" and guest.qos_samples.count() == 3
     sample = QosSample.objects.filter(participant=host).first()

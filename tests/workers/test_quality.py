@@ -9,6 +9,7 @@ from hypothesis import strategies as st
 from zoom_integration.quality import (
     Parsed,
     QualityThresholds,
+    SummaryAccumulator,
     meeting_classify,
     mos_estimate,
     parse_metric,
@@ -73,7 +74,7 @@ def test_parse_metric_never_raises(raw, unit):
 @settings(max_examples=200, deadline=None)
 @given(item=st.dictionaries(
     st.sampled_from(["date_time", "audio_input", "video_output", "as_input", "cpu_usage",
-                     "wifi_rssi", "new_block"]),
+                     "wifi_rssi", "new_block", "audio_device_from_crc", "as_device_to_rwg"]),
     json_like | st.dictionaries(
         st.sampled_from(["latency", "jitter", "avg_loss", "max_loss", "bitrate", "frame_rate",
                          "resolution", "zoom_avg_cpu_usage", "avg_rssi", "health"]),
@@ -102,15 +103,97 @@ def test_sample_parse_numbers_and_unparsed():
         "wifi_rssi": {"avg_rssi": -52, "rssi_unit": "dBm"},
     })
     assert parsed.sampled_at == "2026-05-29T09:01:00Z"
+    # A block with an unreadable value is skipped whole (a half-read block could pass for a
+    # good one), with a warning; its raw text is kept; the rest of the sample is used.
     assert parsed.metrics == {
         "audio_input": {"bitrate_kbps": 27.3, "latency_ms": 41.0, "jitter_ms": 3.0,
                         "avg_loss_pct": 0.1, "max_loss_pct": 1.2},
-        "video_input": {"bitrate_kbps": 812.0, "resolution": "1280x720",
-                        "frame_rate_fps": 25.0},
     }
     assert parsed.unparsed == {"video_input.jitter": "9 furlongs"}
+    assert (parsed.warnings, parsed.unknown) == (1, 0)
     assert parsed.cpu == {"zoom_avg_cpu_usage": 8.0}
     assert parsed.wifi == {"avg_rssi": -52.0}
+
+
+def _block(latency="40 ms", jitter="3 ms", loss="0.1%", bitrate="30 kbps"):
+    return {"bitrate": bitrate, "latency": latency, "jitter": jitter, "avg_loss": loss,
+            "max_loss": loss}
+
+
+def test_room_connector_blocks_are_the_input_and_output_of_their_medium():
+    parsed = sample_parse({
+        "audio_input": {}, "audio_output": {}, "video_input": {}, "video_output": {},
+        "audio_device_from_crc": _block(latency="620 ms"),
+        "audio_device_to_crc": _block(jitter="45 ms"),
+        "video_device_from_crc": {**_block(), "frame_rate": "5 fps", "resolution": "640*360"},
+        "as_device_to_rwg": {**_block(), "frame_rate": "1 fps"},
+    })
+    assert parsed.metrics["audio_input"]["latency_ms"] == 620.0  # from = what the device sent
+    assert parsed.metrics["audio_output"]["jitter_ms"] == 45.0   # to = what it received
+    assert parsed.metrics["video_input"]["frame_rate_fps"] == 5.0
+    assert parsed.metrics["video_input"]["resolution"] == "640x360"
+    assert parsed.metrics["as_output"]["frame_rate_fps"] == 1.0
+    assert set(parsed.metrics) == {"audio_input", "audio_output", "video_input", "as_output"}
+    assert (parsed.warnings, parsed.unknown, parsed.unparsed) == (0, 0, {})
+
+
+def test_merge_rule_own_block_first_then_crc_then_rwg():
+    parsed = sample_parse({
+        "audio_input": _block(latency="40 ms"),
+        "audio_device_from_crc": _block(latency="700 ms"),
+        "audio_device_from_rwg": _block(latency="800 ms"),
+        "audio_output": {"latency": "-", "jitter": "-"},  # no data: the next block is used
+        "audio_device_to_crc": {"latency": "12 parsecs"},  # unreadable: skipped, warned
+        "audio_device_to_rwg": _block(latency="90 ms"),
+    })
+    assert parsed.metrics["audio_input"]["latency_ms"] == 40.0
+    assert parsed.metrics["audio_output"]["latency_ms"] == 90.0
+    assert parsed.warnings == 1
+    assert parsed.unparsed == {"audio_device_to_crc.latency": "12 parsecs"}
+
+
+def test_unknown_fields_are_kept_compactly_and_counted():
+    parsed = sample_parse({
+        "audio_input": {**_block(), "avg_jitter": "2 ms"},
+        "video_connection_type": "UDP", "cpu_pressure": {"level": "nominal"},
+        "issue_list": ["x" * 40] * 50, "rc_reason": "y" * 1000,
+    })
+    assert parsed.metrics["audio_input"]["latency_ms"] == 40.0  # a new key spoils nothing
+    assert parsed.unparsed["audio_input.avg_jitter"] == "2 ms"
+    assert parsed.unparsed["video_connection_type"] == "UDP"
+    assert parsed.unparsed["cpu_pressure"] == {"level": "nominal"}
+    assert parsed.unparsed["issue_list"] == "<list of 50 items>"
+    assert parsed.unparsed["rc_reason"] == "y" * 200
+    assert (parsed.unknown, parsed.warnings) == (5, 0)
+
+
+def test_unreadable_blocks_are_skipped_with_a_warning_each():
+    parsed = sample_parse({
+        "date_time": "2026-05-29T09:01:00Z",
+        "audio_input": "loud", "video_input": {"frame_rate": "fast", "bitrate": "800 kbps"},
+        "audio_output": _block(),
+        "cpu_usage": {"zoom_avg_cpu_usage": "lots"}, "wifi_rssi": ["-50"],
+    })
+    assert set(parsed.metrics) == {"audio_output"}
+    assert parsed.warnings == 4 and parsed.cpu == {} and parsed.wifi == {}
+    assert parsed.unparsed == {"audio_input": "loud", "video_input.frame_rate": "fast",
+                               "cpu_usage.zoom_avg_cpu_usage": "lots", "wifi_rssi": ["-50"]}
+    assert sample_parse("not a sample").warnings == 1
+
+
+def test_merged_accumulators_equal_one_fed_every_sample():
+    first = [_audio(40, 10, 0.0), _audio(60, 30, 1.0)]
+    second = [_audio(900, 80, 5.0)]
+    merged = SummaryAccumulator()
+    for samples in (first, second):
+        part = SummaryAccumulator()
+        for metrics in samples:
+            part.add(metrics)
+        merged.merge(part)
+    assert merged.summaries() == stream_summaries(first + second)
+    empty = SummaryAccumulator()
+    empty.merge(SummaryAccumulator())
+    assert empty.summaries() == {}
 
 
 def _audio(latency, jitter, loss, bitrate=30.0):

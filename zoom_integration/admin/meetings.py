@@ -1,8 +1,10 @@
 """Meeting quality in the admin: the list of meetings and webinars, CSV export, the meeting page.
 
 Read-only for everyone: `view_zoommeeting` lets staff see the list, export what the filters
-show, and open a meeting's page (participants with device, network, location, classification
-and reason, plus server-side SVG charts of latency, jitter and loss per stream). Counts and
+show, and open a meeting's page (people, each with their join sessions' times, device, network
+and location, waiting-room stints marked, the person's classification and reason, plus
+server-side SVG charts of latency, jitter and loss per stream and person). Counts are of
+people, not join sessions. Counts and
 shares and charts come from `zoom_integration.selectors.meetings` (subqueries, no N+1).
 """
 
@@ -121,6 +123,7 @@ CSV_COLUMNS = (
     ("start_time", lambda m: m.start_time.isoformat() if m.start_time else ""),
     ("end_time", lambda m: m.end_time.isoformat() if m.end_time else ""),
     ("participants", lambda m: m.q_participants),
+    ("sessions", lambda m: m.q_sessions),
     ("poor_participants", lambda m: m.q_poor),
     ("classified_participants", lambda m: m.q_classified),
     ("poor_share_percent", lambda m: "" if m.q_poor_share is None
@@ -243,6 +246,7 @@ class ZoomMeetingAdmin(ZoomLabelsColumnMixin, ReadOnlyTenantDataAdmin):
             "title": meeting.topic or meeting.uuid,
             "meeting": meeting,
             "rows": page.rows,
+            "unmatched_waiting": page.unmatched_waiting,
             "meeting_charts": page.meeting_charts,
             "max_participant_charts": MAX_PARTICIPANT_CHARTS,
             "changelist_url": reverse("admin:zoom_integration_zoommeeting_changelist"),

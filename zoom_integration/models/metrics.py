@@ -48,9 +48,13 @@ class ZoomMeeting(models.Model):
     start_time = models.DateTimeField(null=True, blank=True)
     end_time = models.DateTimeField(null=True, blank=True)
     duration_minutes = models.PositiveIntegerField(null=True, blank=True)
-    participants_count = models.PositiveIntegerField(default=0)
-    poor_participants = models.PositiveIntegerField(default=0)
-    classified_participants = models.PositiveIntegerField(default=0)
+    participants_count = models.PositiveIntegerField(
+        default=0, help_text="People: join sessions of one person grouped, waiting room left out.")
+    sessions_count = models.PositiveIntegerField(
+        default=0, help_text="Join sessions in the meeting (waiting-room stints left out).")
+    poor_participants = models.PositiveIntegerField(default=0, help_text="Poor people.")
+    classified_participants = models.PositiveIntegerField(
+        default=0, help_text="People classified Good or Poor.")
     worst_metric = models.CharField(max_length=200, blank=True,
                                     help_text="The reason of the worst participant, if poor.")
     quality = models.CharField(max_length=12, choices=Quality.choices,
@@ -90,13 +94,73 @@ class ZoomMeeting(models.Model):
         return self.topic or self.uuid
 
 
+class IdentityKind(models.TextChoices):
+    """What grouped a person's join sessions, strongest first."""
+
+    USER = "user", "Zoom user"
+    REGISTRANT = "registrant", "Registrant"
+    CUSTOMER_KEY = "customer_key", "SDK customer key"
+    EMAIL = "email", "Email"
+    SESSION = "session", "One session"
+
+
+class ZoomMeetingPerson(models.Model):
+    """One person of a meeting: their join sessions grouped, classified over all their samples."""
+
+    meeting = models.ForeignKey(ZoomMeeting, on_delete=models.CASCADE, related_name="people")
+    position = models.PositiveIntegerField(help_text="Order of the person's first session.")
+    identity_kind = models.CharField(max_length=12, choices=IdentityKind.choices)
+    identity_key = models.CharField(
+        max_length=300, help_text="The identifier the sessions share (lower-cased email); the "
+        "session's position when it stands alone.")
+    user = models.ForeignKey("zoom_integration.ZoomUser", null=True, blank=True,
+                             on_delete=models.SET_NULL, related_name="meeting_people")
+    display_name = models.CharField(max_length=256, blank=True)
+    email = models.CharField(max_length=254, blank=True)
+    sessions_count = models.PositiveIntegerField(default=0)
+    quality = models.CharField(max_length=12, choices=Quality.choices,
+                               default=Quality.UNCLASSIFIED)
+    quality_reason = models.TextField(blank=True,
+                                      help_text='e.g. "audio input jitter 80 ms > 30 ms"')
+    mos = models.FloatField(null=True, blank=True, help_text="E-model estimate (ITU-T G.107).")
+    stream_summaries = models.JSONField(
+        default=dict, help_text="Per stream and metric: min/avg/max over all sessions' samples.")
+
+    class Meta:
+        ordering = ["position"]
+        verbose_name_plural = "meeting people"
+        constraints = [
+            models.UniqueConstraint(fields=["meeting", "position"], name="one_person_per_position"),
+            models.UniqueConstraint(fields=["meeting", "identity_kind", "identity_key"],
+                                    name="one_person_per_identity"),
+        ]
+
+    def __str__(self):
+        return self.display_name or self.email or f"person {self.position}"
+
+
 class ZoomParticipant(models.Model):
+    """One join session of Zoom's participants list (a rejoin is another row)."""
+
     meeting = models.ForeignKey(ZoomMeeting, on_delete=models.CASCADE,
                                 related_name="participants")
     position = models.PositiveIntegerField(
         help_text="Order in Zoom's list; guests have no id, so this keys them.")
     zoom_participant_id = models.CharField(max_length=64, blank=True,
                                            help_text="Zoom `id`; blank for guests.")
+    person = models.ForeignKey(
+        ZoomMeetingPerson, null=True, blank=True, on_delete=models.SET_NULL,
+        related_name="sessions",
+        help_text="Empty for a waiting-room stint of no one who joined.")
+    participant_uuid = models.CharField(max_length=128, blank=True,
+                                        help_text="Zoom's id of this join session.")
+    registrant_id = models.CharField(max_length=128, blank=True)
+    customer_key = models.CharField(max_length=128, blank=True,
+                                    help_text="Set by apps joining through Zoom's SDKs.")
+    status = models.CharField(max_length=32, blank=True,
+                              help_text="Zoom's `status`: in_meeting or in_waiting_room.")
+    in_waiting_room = models.BooleanField(
+        default=False, help_text="A waiting-room stint: stored, left out of counts and quality.")
     user = models.ForeignKey("zoom_integration.ZoomUser", null=True, blank=True,
                              on_delete=models.SET_NULL, related_name="participations")
     user_name = models.CharField(max_length=256, blank=True)
@@ -117,13 +181,6 @@ class ZoomParticipant(models.Model):
     join_time = models.DateTimeField(null=True, blank=True)
     leave_time = models.DateTimeField(null=True, blank=True)
     leave_reason = models.TextField(blank=True)
-    quality = models.CharField(max_length=12, choices=Quality.choices,
-                               default=Quality.UNCLASSIFIED)
-    quality_reason = models.TextField(blank=True,
-                                      help_text='e.g. "audio input jitter 80 ms > 30 ms"')
-    mos = models.FloatField(null=True, blank=True, help_text="E-model estimate (ITU-T G.107).")
-    stream_summaries = models.JSONField(
-        default=dict, help_text="Per stream and metric: min/avg/max over the samples.")
 
     class Meta:
         ordering = ["position"]

@@ -1,5 +1,7 @@
-"""Meeting quality for staff: lists with quality annotations, filters, participants, QoS series
-per stream over time, and the meeting page's charts (drawn by `charts.py`)."""
+"""Meeting quality for staff: lists with quality annotations, filters, people with their join
+sessions, QoS series per person and stream over time, and the meeting page's charts (drawn by
+`charts.py`). Counts are of people (join sessions of one person grouped, waiting-room stints
+left out), as stored by `metrics.py`."""
 
 from __future__ import annotations
 
@@ -13,6 +15,7 @@ from django.db.models import (
     F,
     FloatField,
     OuterRef,
+    Prefetch,
     QuerySet,
     Subquery,
     TextField,
@@ -24,7 +27,14 @@ from django.db.models.functions import Cast, Coalesce
 from tenants.models import Tenant
 
 from ..charts import ChartSeries, Threshold, line_chart_svg
-from ..models import QosSample, ZoomGroupMembership, ZoomMeeting, ZoomParticipant, ZoomUser
+from ..models import (
+    QosSample,
+    ZoomGroupMembership,
+    ZoomMeeting,
+    ZoomMeetingPerson,
+    ZoomParticipant,
+    ZoomUser,
+)
 from ..models.metrics import Quality
 from ..zoom import STREAM_LABELS, STREAMS
 from .subqueries import count_subquery
@@ -39,19 +49,22 @@ CHART_METRICS = {
 
 
 def meetings_with_quality(qs: QuerySet[ZoomMeeting] | None = None) -> QuerySet[ZoomMeeting]:
-    """Meetings annotated from their participant rows: counts, share of poor, worst metric.
+    """Meetings annotated from their people: counts, share of poor, worst metric.
 
-    `q_participants`, `q_poor`, `q_classified` (ints), `q_poor_share` (0..1, None when no
-    participant was classified) and `q_worst` (the reason of the lowest-MOS poor participant,
-    else the meeting's own `worst_metric`).
+    `q_participants` (people), `q_sessions` (join sessions, waiting room left out), `q_poor`,
+    `q_classified` (people, ints), `q_poor_share` (0..1, None when no person was classified)
+    and `q_worst` (the reason of the lowest-MOS poor person, else the meeting's own
+    `worst_metric`).
     """
     qs = ZoomMeeting.objects.all() if qs is None else qs
     meeting = OuterRef("pk")
-    parts = ZoomParticipant.objects.filter(meeting=meeting)
+    parts = ZoomMeetingPerson.objects.filter(meeting=meeting)
     worst = (parts.filter(quality=Quality.POOR).exclude(quality_reason="")
              .order_by(F("mos").asc(nulls_last=True), "position").values("quality_reason")[:1])
     qs = qs.select_related("tenant").annotate(
         q_participants=count_subquery(parts),
+        q_sessions=count_subquery(ZoomParticipant.objects.filter(meeting=meeting,
+                                                                 in_waiting_room=False)),
         q_poor=count_subquery(parts.filter(quality=Quality.POOR)),
         q_classified=count_subquery(parts.exclude(quality=Quality.UNCLASSIFIED)),
         q_worst=Coalesce(Subquery(worst, output_field=TextField()), F("worst_metric"),
@@ -102,10 +115,18 @@ def meeting_quality_list(*, tenant: Tenant | None = None, **filters) -> QuerySet
     return meetings_filter(qs, tenant_id=tenant.pk if tenant else None, **filters)
 
 
-def meeting_participants(*, meeting: ZoomMeeting) -> QuerySet[ZoomParticipant]:
-    return (ZoomParticipant.objects.filter(meeting=meeting).select_related("user")
-            .annotate(q_samples=count_subquery(QosSample.objects.filter(
-                participant=OuterRef("pk")))).order_by("position"))
+def meeting_people(*, meeting: ZoomMeeting) -> QuerySet[ZoomMeetingPerson]:
+    """The meeting's people in order, each with `sessions` (join sessions and waiting-room
+    stints, in Zoom's order) prefetched: two queries."""
+    sessions = ZoomParticipant.objects.order_by("position")
+    return (ZoomMeetingPerson.objects.filter(meeting=meeting).select_related("user")
+            .prefetch_related(Prefetch("sessions", queryset=sessions)).order_by("position"))
+
+
+def meeting_unmatched_waiting(*, meeting: ZoomMeeting) -> QuerySet[ZoomParticipant]:
+    """Waiting-room stints of no one who then joined (stored, not counted)."""
+    return ZoomParticipant.objects.filter(meeting=meeting, person__isnull=True,
+                                          in_waiting_room=True).order_by("position")
 
 
 def _number(value) -> float | None:
@@ -134,27 +155,30 @@ Series = dict[str, dict[str, list[tuple[dt.datetime, float | None]]]]
 
 
 @dataclass
-class ParticipantSeries:
-    participant_id: int
+class PersonSeries:
+    person_id: int
     series: Series = field(default_factory=dict)
     samples: int = 0
 
 
 def meeting_qos_series(*, meeting: ZoomMeeting,
-                       participant_ids: list[int] | None = None) -> dict[int, ParticipantSeries]:
-    """Per participant, latency/jitter/loss over time per stream, from QosSample.metrics.
+                       person_ids: list[int] | None = None) -> dict[int, PersonSeries]:
+    """Per person (all their join sessions), latency/jitter/loss over time per stream, from
+    QosSample.metrics.
 
     One query for the whole meeting. Streams without a single number are dropped, so charts
-    show only what Zoom measured; a missing value inside a series stays None (a gap).
+    show only what Zoom measured; a missing value inside a series stays None (a gap). Samples
+    of a session that belongs to no person (a waiting-room stint) are left out.
     """
-    samples = QosSample.objects.filter(meeting=meeting).order_by("participant_id", "sampled_at")
-    if participant_ids is not None:
-        samples = samples.filter(participant_id__in=participant_ids)
+    samples = (QosSample.objects.filter(meeting=meeting, participant__person__isnull=False)
+               .order_by("participant__person_id", "sampled_at"))
+    if person_ids is not None:
+        samples = samples.filter(participant__person_id__in=person_ids)
     raw: dict[int, list[tuple[dt.datetime, dict]]] = defaultdict(list)
-    for pid, sampled_at, metrics in samples.values_list("participant_id", "sampled_at",
+    for pid, sampled_at, metrics in samples.values_list("participant__person_id", "sampled_at",
                                                         "metrics"):
         raw[pid].append((sampled_at, metrics if isinstance(metrics, dict) else {}))
-    result: dict[int, ParticipantSeries] = {}
+    result: dict[int, PersonSeries] = {}
     for pid, rows in raw.items():
         series: Series = {}
         for metric, (_label, _unit, keys) in CHART_METRICS.items():
@@ -166,15 +190,15 @@ def meeting_qos_series(*, meeting: ZoomMeeting,
                     per_stream[stream] = points
             if per_stream:
                 series[metric] = per_stream
-        result[pid] = ParticipantSeries(participant_id=pid, series=series, samples=len(rows))
+        result[pid] = PersonSeries(person_id=pid, series=series, samples=len(rows))
     return result
 
 
-def meeting_worst_series(per_participant: dict[int, ParticipantSeries]) -> Series:
-    """Meeting-level view: per minute and stream, the worst (highest) value of any participant."""
+def meeting_worst_series(per_person: dict[int, PersonSeries]) -> Series:
+    """Meeting-level view: per minute and stream, the worst (highest) value of any person."""
     buckets: dict[str, dict[str, dict[dt.datetime, float]]] = defaultdict(
         lambda: defaultdict(dict))
-    for ps in per_participant.values():
+    for ps in per_person.values():
         for metric, streams in ps.series.items():
             for stream, points in streams.items():
                 for t, v in points:
@@ -197,22 +221,24 @@ CHART_THRESHOLDS = {
     "jitter": Threshold(30, "poor above 30 ms"),
     "loss": Threshold(10, "poor above 10 %"),
 }
-# Charts drawn per participant on one page; the meeting-level charts always cover everyone.
+# Charts drawn per person on one page; the meeting-level charts always cover everyone.
 MAX_PARTICIPANT_CHARTS = 60
 
 
 @dataclass
 class MeetingPage:
-    """What the meeting page shows: meeting-level charts, and per participant a row with its
-    charts (`charts_skipped` past MAX_PARTICIPANT_CHARTS)."""
+    """What the meeting page shows: meeting-level charts; per person a row with their sessions
+    and charts (`charts_skipped` past MAX_PARTICIPANT_CHARTS); waiting-room stints of no one
+    who joined."""
 
     meeting_charts: list
     rows: list[dict]
+    unmatched_waiting: list
 
 
 def meeting_page(*, meeting: ZoomMeeting) -> MeetingPage:
-    """Participants, QoS series and SVG charts of one meeting (three queries)."""
-    participants = list(meeting_participants(meeting=meeting))
+    """People with their sessions, QoS series and SVG charts of one meeting (four queries)."""
+    people = list(meeting_people(meeting=meeting))
     series = meeting_qos_series(meeting=meeting)
     worst = meeting_worst_series(series)
     meeting_charts = [
@@ -225,25 +251,27 @@ def meeting_page(*, meeting: ZoomMeeting) -> MeetingPage:
             description=f"{label} of this meeting per stream, highest value among "
                         "participants each minute.")
         for metric, (label, unit, _keys) in CHART_METRICS.items() if metric in worst]
-    # Poor participants first, so their charts are inside the drawn set.
-    charted = sorted(participants, key=lambda p: (p.quality != "poor", p.position))
+    # Poor people first, so their charts are inside the drawn set.
+    charted = sorted(people, key=lambda p: (p.quality != Quality.POOR, p.position))
     charted_ids = {p.pk for p in charted[:MAX_PARTICIPANT_CHARTS]}
     rows = []
-    for p in participants:
-        ps = series.get(p.pk)
+    for person in people:
+        ps = series.get(person.pk)
+        name = person.display_name or f"participant {person.position + 1}"
         charts = []
-        if ps and p.pk in charted_ids:
+        if ps and person.pk in charted_ids:
             for metric, (label, unit, _keys) in CHART_METRICS.items():
                 if metric not in ps.series:
                     continue
                 charts.append(line_chart_svg(
-                    chart_id=f"participant-{p.pk}-{metric}",
-                    title=f"{label}: {p.user_name or 'participant ' + str(p.position)}",
+                    chart_id=f"participant-{person.pk}-{metric}",
+                    title=f"{label}: {name}",
                     series=[ChartSeries(STREAM_LABELS[s], pts)
                             for s, pts in ps.series[metric].items()],
                     y_label=label.split(" (")[0], unit=unit,
                     thresholds=[CHART_THRESHOLDS[metric]], height=220))
-        rows.append({"participant": p, "charts": charts,
-                     "samples": ps.samples if ps else 0,
-                     "charts_skipped": bool(ps) and p.pk not in charted_ids})
-    return MeetingPage(meeting_charts=meeting_charts, rows=rows)
+        rows.append({"person": person, "sessions": list(person.sessions.all()),
+                     "charts": charts, "samples": ps.samples if ps else 0,
+                     "charts_skipped": bool(ps) and person.pk not in charted_ids})
+    return MeetingPage(meeting_charts=meeting_charts, rows=rows,
+                       unmatched_waiting=list(meeting_unmatched_waiting(meeting=meeting)))

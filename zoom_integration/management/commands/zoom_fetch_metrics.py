@@ -1,6 +1,8 @@
 """``manage.py zoom_fetch_metrics SLUG (--meeting UUID | --webinar UUID)``: one instance's
 dashboard data, now, in this process. The last output line is one JSON object with at least
-`participants`, `qos_samples` and `poor_participants`."""
+`participants` (people: one person's join sessions grouped, waiting-room stints left out),
+`sessions`, `qos_samples`, `poor_participants` (people) and `qos_warnings` (QoS blocks skipped
+as unreadable)."""
 
 import json
 

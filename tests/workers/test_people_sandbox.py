@@ -1,0 +1,100 @@
+"""People against the sandbox over real HTTP: a meeting of 20 join sessions (two rejoins, two
+waiting-room stints, two room systems through the Cloud Room Connector) is counted and classified
+per person, with a granular app (the default since 2024) and with a classic one."""
+
+import json
+from datetime import timedelta
+from io import StringIO
+
+import pytest
+import requests
+from django.core.management import call_command
+from django.utils import timezone
+
+from zoom_integration.quality import stream_summaries
+from zoom_sandbox.testing import running_sandbox
+
+pytestmark = [pytest.mark.integration, pytest.mark.django_db]
+
+REDIRECT = "https://acme.portal.test/adminapi/zoom/oauth/authorize"
+
+
+@pytest.fixture
+def zoom(settings):
+    with running_sandbox(users=60, groups=2, meetings=0, webinars=0) as sandbox:
+        settings.ZOOM_API_BASE_URL = sandbox.api_base_url
+        settings.ZOOM_OAUTH_BASE_URL = sandbox.base_url
+        yield sandbox
+
+
+def _connect(zoom, tenant, scope_kind):
+    """Authorizes over the sandbox's OAuth and stores the tokens, as the portal would."""
+    from zoom_integration.models import ConnectionState, ZoomConnection
+
+    app = zoom.register_app(redirect_uri=REDIRECT, scope_kind=scope_kind)
+    code = zoom.authorization_code(app["client_id"], REDIRECT)
+    answer = requests.post(f"{zoom.base_url}/oauth/token", timeout=10,
+                           auth=(app["client_id"], app["client_secret"]),
+                           data={"grant_type": "authorization_code", "code": code,
+                                 "redirect_uri": REDIRECT}).json()
+    ZoomConnection.objects.create(
+        tenant=tenant, state=ConnectionState.CONNECTED, access_token=answer["access_token"],
+        refresh_token=answer["refresh_token"], scopes=answer.get("scope", ""),
+        access_token_expires_at=timezone.now() + timedelta(seconds=answer["expires_in"]))
+    tenant.zoom_account_id = app["account_id"]
+    tenant.zoom_plan = "business"
+    tenant.client_id, tenant.client_secret = app["client_id"], app["client_secret"]
+    tenant.save()
+    return app, answer
+
+
+@pytest.mark.parametrize("scope_kind", ["granular", "classic"])
+def test_a_meeting_with_rejoins_waiting_room_and_room_systems(zoom, tenant, scope_kind):
+    from zoom_integration.models import QosSample, ZoomMeeting, ZoomParticipant
+
+    app, token = _connect(zoom, tenant, scope_kind)
+    assert ("dashboard:read:" in token["scope"]) == (scope_kind == "granular")
+    ended = zoom.end_meeting(client_id=app["client_id"], participants=20, minutes=10,
+                             send_event=False)
+    out = StringIO()
+    call_command("zoom_fetch_metrics", tenant.slug, "--meeting", ended["uuid"], stdout=out)
+    summary = json.loads(out.getvalue().strip().splitlines()[-1])
+
+    meeting = ZoomMeeting.objects.get(tenant=tenant, uuid=ended["uuid"])
+    people = list(meeting.people.order_by("position"))
+    poor = [p for p in people if p.quality == "poor"]
+    assert {k: summary[k] for k in ("participants", "sessions", "waiting_room_sessions",
+                                    "poor_participants")} == {
+        "participants": 16, "sessions": 18, "waiting_room_sessions": 2,
+        "poor_participants": len(poor)}
+    assert summary["qos_samples"] == QosSample.objects.filter(meeting=meeting).count() > 100
+    assert summary["qos_warnings"] == 0
+    assert summary["unknown_qos_fields"] > 0  # the rwg rows' new fields, kept
+    assert (meeting.participants_count, meeting.sessions_count) == (16, 18)
+    assert meeting.poor_participants == len(poor) >= 1
+
+    def person(row):
+        return ZoomParticipant.objects.get(meeting=meeting, position=row).person
+
+    # Rejoins: row 3 is the registrant of row 2 again, row 13 the signed-in user of row 11.
+    assert person(3) == person(2) and person(2).identity_kind == "registrant"
+    assert ZoomParticipant.objects.get(meeting=meeting, position=3).registrant_id
+    assert person(13) == person(11) and person(11).identity_kind == "user"
+    assert person(11).user is None or person(11).user.zoom_id == person(11).identity_key
+    # Waiting-room stints (rows 6, 16) belong to the person admitted next, and count for nothing.
+    for stint, admitted in ((6, 7), (16, 17)):
+        session = ZoomParticipant.objects.get(meeting=meeting, position=stint)
+        assert session.in_waiting_room and session.person == person(admitted)
+        assert person(admitted).sessions_count == 1
+    # Guests with every identifier blank (rows 8, 18) are people of their own.
+    assert person(8) != person(18) and person(8).identity_kind == "session"
+    assert person(9).identity_kind == "customer_key"
+    # Room systems report only in the CRC blocks: row 5 is poor, row 15 good, by that data.
+    assert person(5).quality == "poor" and person(5).quality_reason
+    assert person(15).quality == "good"
+    assert {"audio_input", "audio_output"} <= set(person(5).stream_summaries)
+    # Each person is classified over the samples of all their sessions.
+    for rejoined in (person(2), person(11)):
+        samples = QosSample.objects.filter(participant__person=rejoined)
+        assert samples.values("participant").distinct().count() == 2
+        assert rejoined.stream_summaries == stream_summaries([s.metrics for s in samples])
