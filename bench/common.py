@@ -297,6 +297,12 @@ class Stack(contextlib.AbstractContextManager):
             "DATABASE_CONN_MAX_AGE": "60",
             "ZOOM_METRICS_FETCH_DELAY_SECONDS": "0",
             "PORTAL_URL_SCHEME": "http",
+            # The production settings' required secrets: throwaway values for this run.
+            "DJANGO_SECRET_KEY": "bench-only-secret-key-0123456789abcdef0123456789",
+            "FIELD_ENCRYPTION_KEY": "YmVuY2gta2V5LW9ubHktMDAwMDAwMDAwMDAwMDAwMDA=",
+            "DJANGO_ALLOWED_HOSTS": f"{TENANT_HOST},{LOCAL_HOST},127.0.0.1",
+            # TLS ends at a proxy in production; here plain HTTP reaches gunicorn directly.
+            "DJANGO_SECURE_SSL_REDIRECT": "0",
             "LOG_LEVEL": "WARNING",
             "PYTHONPATH": str(ROOT),
             "PYTHONUNBUFFERED": "1",

@@ -1,0 +1,127 @@
+"""Fair sharing of the workers between tenants: a cap on each tenant's concurrent meeting fetches.
+
+All tenants share the Celery queues, so one customer's burst (a day of large webinars ending,
+a backfill) would otherwise fill every worker while another customer's meeting waits behind
+it. A meeting fetch first takes one of its tenant's TENANT_FETCH_SLOTS slots (a Redis sorted
+set per tenant, shared by every worker); a fetch that finds its tenant at the cap goes back to
+the queue with a short countdown (`TenantAtCapacity`, re-queued by the task), which frees the
+worker at once for the next message: another tenant's. With W worker processes and a cap
+below W, another tenant always finds a worker within one task's time.
+
+The bulk work has its own queue already ("sync": one full directory sync per tenant at a time,
+under its own lock), so a 100,000-user sync holds at most one worker.
+
+Slots are leases (SLOT_LEASE_SECONDS, longer than the task's hard time limit): a worker killed
+mid-fetch cannot hold its tenant's slot for ever. Without Redis (the embedded development
+broker) there is no cap.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from django.conf import settings
+
+logger = logging.getLogger(__name__)
+
+# Concurrent meeting fetches per tenant, across all workers. Settings may lower or raise it.
+TENANT_FETCH_SLOTS_DEFAULT = 2
+SLOT_LEASE_SECONDS = 35 * 60  # over CELERY_TASK_TIME_LIMIT (30 min)
+REQUEUE_SECONDS = (1.0, 3.0)  # countdown of a fetch that found its tenant at the cap
+
+_ACQUIRE = """
+local now = tonumber(ARGV[1])
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now)
+if redis.call('ZSCORE', KEYS[1], ARGV[4]) then
+  redis.call('ZADD', KEYS[1], now + tonumber(ARGV[3]), ARGV[4])
+  return 1
+end
+if redis.call('ZCARD', KEYS[1]) < tonumber(ARGV[2]) then
+  redis.call('ZADD', KEYS[1], now + tonumber(ARGV[3]), ARGV[4])
+  redis.call('EXPIRE', KEYS[1], math.ceil(tonumber(ARGV[3])))
+  return 1
+end
+return 0
+"""
+
+_lock = threading.Lock()
+_clients: dict[str, object] = {}
+
+
+class TenantAtCapacity(Exception):
+    """The tenant already runs its share of fetches: queue this one again after `countdown`."""
+
+    def __init__(self, tenant_id: int, countdown: float):
+        super().__init__(f"tenant {tenant_id} is at its fetch cap")
+        self.tenant_id = tenant_id
+        self.countdown = countdown
+
+
+def _redis():
+    url = getattr(settings, "REDIS_URL", "")
+    if not url:
+        return None
+    with _lock:
+        client = _clients.get(url)
+        if client is None:
+            import redis
+
+            client = redis.Redis.from_url(url)
+            _clients[url] = client
+        return client
+
+
+def _key(tenant_id: int) -> str:
+    return f"zoom:fair:fetch:{tenant_id}"
+
+
+def tenant_fetch_slots() -> int:
+    return int(getattr(settings, "ZOOM_TENANT_FETCH_SLOTS", TENANT_FETCH_SLOTS_DEFAULT))
+
+
+@contextmanager
+def tenant_fetch_slot(*, tenant_id: int, holder: str) -> Iterator[None]:
+    """Holds one of the tenant's fetch slots for the block; raises `TenantAtCapacity` when none
+    is free. `holder` names the attempt (the task id): taking the slot again is a no-op."""
+    client = _redis()
+    if client is None:
+        yield
+        return
+    key = _key(tenant_id)
+    if not client.eval(_ACQUIRE, 1, key, time.time(), tenant_fetch_slots(),
+                       SLOT_LEASE_SECONDS, holder):
+        raise TenantAtCapacity(tenant_id, random.uniform(*REQUEUE_SECONDS))
+    try:
+        yield
+    finally:
+        try:
+            client.zrem(key, holder)
+        except Exception:  # the lease ends it anyway
+            logger.warning("could not release tenant %s's fetch slot", tenant_id, exc_info=True)
+
+
+def tenant_fetches_running(*, tenant_id: int) -> int:
+    """Fetches holding one of the tenant's slots now (for tests and the health page)."""
+    client = _redis()
+    if client is None:
+        return 0
+    return int(client.zcount(_key(tenant_id), time.time(), "+inf"))
+
+
+@contextmanager
+def meeting_fetch_slot(*, meeting_id: int, holder: str) -> Iterator[None]:
+    """`tenant_fetch_slot` for the tenant owning the meeting (none needed if it is gone)."""
+    from .models import ZoomMeeting
+
+    tenant_id = (ZoomMeeting.objects.filter(pk=meeting_id)
+                 .values_list("tenant_id", flat=True).first())
+    if tenant_id is None:
+        yield
+        return
+    with tenant_fetch_slot(tenant_id=tenant_id, holder=holder):
+        yield
