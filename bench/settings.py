@@ -21,6 +21,9 @@ PORTAL_URL_SCHEME = env.str("PORTAL_URL_SCHEME", default="http")
 # The metrics fetch normally waits a few minutes for Zoom's data; the sandbox has it at once.
 ZOOM_METRICS_FETCH_DELAY_SECONDS = env.float("ZOOM_METRICS_FETCH_DELAY_SECONDS", default=0)
 ZOOM_RATE_LIMIT_OVERRIDES = json.loads(env.str("BENCH_RATE_LIMIT_OVERRIDES", default="{}"))
+# Each tenant's share of the workers (zoom_integration/fairness.py); the fairness benchmark
+# also runs with it lifted.
+ZOOM_TENANT_FETCH_SLOTS = env.int("ZOOM_TENANT_FETCH_SLOTS", default=2)
 LOGGING = {**LOGGING, "root": {**LOGGING["root"], "level": env.str("LOG_LEVEL", default="WARNING")}}
 
 

@@ -1,4 +1,4 @@
-"""Fair sharing of the workers between tenants: a cap on each tenant's concurrent meeting fetches.
+"""Fair sharing of the workers between tenants: a cap on each tenant's concurrent Zoom work.
 
 All tenants share the Celery queues, so one customer's burst (a day of large webinars ending,
 a backfill) would otherwise fill every worker while another customer's meeting waits behind
@@ -8,8 +8,9 @@ the queue with a short countdown (`TenantAtCapacity`, re-queued by the task), wh
 worker at once for the next message: another tenant's. With W worker processes and a cap
 below W, another tenant always finds a worker within one task's time.
 
-The bulk work has its own queue already ("sync": one full directory sync per tenant at a time,
-under its own lock), so a 100,000-user sync holds at most one worker.
+The bulk work has its own queue ("sync": one full directory sync per tenant at a time, under its
+own lock), and a sync holds one of its tenant's slots too: a tenant's 100,000-user sync and its
+meeting fetches together stay within the cap.
 
 Slots are leases (SLOT_LEASE_SECONDS, longer than the task's hard time limit): a worker killed
 mid-fetch cannot hold its tenant's slot for ever. Without Redis (the embedded development
@@ -32,7 +33,10 @@ logger = logging.getLogger(__name__)
 # Concurrent meeting fetches per tenant, across all workers. Settings may lower or raise it.
 TENANT_FETCH_SLOTS_DEFAULT = 2
 SLOT_LEASE_SECONDS = 35 * 60  # over CELERY_TASK_TIME_LIMIT (30 min)
-REQUEUE_SECONDS = (1.0, 3.0)  # countdown of a fetch that found its tenant at the cap
+# Countdown of a fetch that found its tenant at the cap: doubling with each time it did, so a
+# tenant's backlog of hundreds does not keep the workers busy turning it away.
+REQUEUE_BASE_SECONDS = 1.0
+REQUEUE_MAX_SECONDS = 30.0
 
 _ACQUIRE = """
 local now = tonumber(ARGV[1])
@@ -54,12 +58,17 @@ _clients: dict[str, object] = {}
 
 
 class TenantAtCapacity(Exception):
-    """The tenant already runs its share of fetches: queue this one again after `countdown`."""
+    """The tenant already runs its share of fetches: queue this one again (`countdown`)."""
 
-    def __init__(self, tenant_id: int, countdown: float):
+    def __init__(self, tenant_id: int):
         super().__init__(f"tenant {tenant_id} is at its fetch cap")
         self.tenant_id = tenant_id
-        self.countdown = countdown
+
+    def countdown(self, *, refusals: int) -> float:
+        """Seconds to wait after being refused `refusals` times before (0 the first time):
+        doubling up to REQUEUE_MAX_SECONDS, with jitter so a backlog spreads out."""
+        wait = min(REQUEUE_MAX_SECONDS, REQUEUE_BASE_SECONDS * 2 ** min(refusals, 8))
+        return random.uniform(0.5 * wait, wait)
 
 
 def _redis():
@@ -95,7 +104,7 @@ def tenant_fetch_slot(*, tenant_id: int, holder: str) -> Iterator[None]:
     key = _key(tenant_id)
     if not client.eval(_ACQUIRE, 1, key, time.time(), tenant_fetch_slots(),
                        SLOT_LEASE_SECONDS, holder):
-        raise TenantAtCapacity(tenant_id, random.uniform(*REQUEUE_SECONDS))
+        raise TenantAtCapacity(tenant_id)
     try:
         yield
     finally:

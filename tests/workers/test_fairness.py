@@ -24,8 +24,11 @@ def test_a_tenant_at_its_cap_is_refused_while_another_tenant_is_not(settings):
         with pytest.raises(TenantAtCapacity) as refused, \
                 tenant_fetch_slot(tenant_id=1, holder="a3"):
             pytest.fail("a third fetch ran beside two")
-        low, high = fairness.REQUEUE_SECONDS
-        assert low <= refused.value.countdown <= high
+        # Each refusal waits longer, up to the ceiling.
+        first = refused.value.countdown(refusals=0)
+        assert 0.5 * fairness.REQUEUE_BASE_SECONDS <= first <= fairness.REQUEUE_BASE_SECONDS
+        assert refused.value.countdown(refusals=3) >= 4 * 0.5 * fairness.REQUEUE_BASE_SECONDS
+        assert refused.value.countdown(refusals=50) <= fairness.REQUEUE_MAX_SECONDS
         with tenant_fetch_slot(tenant_id=2, holder="b1"):
             assert tenant_fetches_running(tenant_id=2) == 1
     # Released on the way out: the tenant's next fetch runs.
@@ -58,8 +61,8 @@ def test_the_fetch_task_goes_back_to_the_queue_when_its_tenant_is_at_the_cap(set
     with tenant_fetch_slot(tenant_id=tenant.pk, holder="another-fetch"), \
             pytest.raises(Retry) as retried:
         metrics_fetch_task.apply(args=[meeting.pk], throw=True)
-    low, high = fairness.REQUEUE_SECONDS
-    assert low <= retried.value.when <= high  # re-queued with a short countdown
+    # Re-queued with a short countdown.
+    assert 0 < retried.value.when <= fairness.REQUEUE_BASE_SECONDS
     meeting.refresh_from_db()
     assert meeting.fetch_attempts == 0  # nothing was fetched or counted
     assert tenant_fetches_running(tenant_id=tenant.pk) == 0

@@ -23,7 +23,7 @@ def metrics_fetch_task(self, meeting_id: int) -> dict:
         with meeting_fetch_slot(meeting_id=int(meeting_id), holder=self.request.id or "local"):
             return metrics_fetch_attempt(meeting_id=int(meeting_id))
     except TenantAtCapacity as busy:
-        raise self.retry(countdown=busy.countdown) from busy
+        raise self.retry(countdown=busy.countdown(refusals=self.request.retries)) from busy
     except RetryLater as later:
         raise self.retry(countdown=later.countdown) from later
 
