@@ -134,3 +134,52 @@ def meeting_fetch_slot(*, meeting_id: int, holder: str) -> Iterator[None]:
         return
     with tenant_fetch_slot(tenant_id=tenant_id, holder=holder):
         yield
+
+
+# --- Order in the queues ------------------------------------------------------------------------
+# The cap alone leaves a tenant's backlog ahead of everyone else's work in the same queue: each
+# of its messages must still be taken and turned away. So messages also carry a Celery priority
+# from their tenant's backlog (the Redis transport keeps one list per priority step, 0, 3, 6 and
+# 9, and takes from the lowest number first): a tenant with little waiting goes ahead of one
+# with hundreds, and within a priority messages stay first in, first out.
+BACKLOG_PRIORITY_STEPS = ((5, 0), (20, 3), (100, 6))  # (backlog below, priority); else LOWEST
+LOWEST_PRIORITY = 9  # refused for the cap, resumed after a daily reset
+
+
+def backlog_priority(backlog: int) -> int:
+    """The queue priority of a tenant's next message when `backlog` of its messages wait."""
+    for below, priority in BACKLOG_PRIORITY_STEPS:
+        if backlog < below:
+            return priority
+    return LOWEST_PRIORITY
+
+
+def tenant_fetch_priority(*, tenant_id: int) -> int:
+    """Priority of a new meeting fetch: from the tenant's fetches scheduled or under way."""
+    from .models import ZoomMeeting
+    from .models.metrics import FetchStatus
+
+    waiting = ZoomMeeting.objects.filter(tenant_id=tenant_id, fetch_status__in=(
+        FetchStatus.SCHEDULED, FetchStatus.WAITING, FetchStatus.FETCHING)).count()
+    return backlog_priority(waiting)
+
+
+def delivery_priorities(*, claimed: list[tuple[int, int]]) -> dict[int, int]:
+    """Priorities for webhook deliveries being queued, `claimed` as (delivery id, tenant id):
+    from each tenant's deliveries already queued and not yet processed, plus those ahead of it
+    in this batch."""
+    from django.db.models import Count
+
+    from .models import DeliveryStatus, ZoomWebhookDelivery
+
+    tenants = {tenant_id for _pk, tenant_id in claimed}
+    queued = dict(ZoomWebhookDelivery.objects.filter(
+        tenant_id__in=tenants, status=DeliveryStatus.PENDING, queued_at__isnull=False)
+        .exclude(pk__in=[pk for pk, _t in claimed])
+        .values("tenant_id").annotate(n=Count("id")).values_list("tenant_id", "n"))
+    seen: dict[int, int] = {}
+    out = {}
+    for pk, tenant_id in sorted(claimed):
+        out[pk] = backlog_priority(queued.get(tenant_id, 0) + seen.get(tenant_id, 0))
+        seen[tenant_id] = seen.get(tenant_id, 0) + 1
+    return out

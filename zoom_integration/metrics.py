@@ -36,6 +36,7 @@ from .exceptions import (
     ZoomRateLimitedError,
     ZoomTransientError,
 )
+from .fairness import LOWEST_PRIORITY, tenant_fetch_priority
 from .fields import aware_datetime, jsonable, text
 from .models import QosSample, ZoomConnection, ZoomMeeting, ZoomParticipant, ZoomUser
 from .models.metrics import FetchStatus, MeetingKind
@@ -73,7 +74,9 @@ def _thresholds() -> QualityThresholds:
 def metrics_fetch_schedule(meeting: ZoomMeeting, *, countdown: float | None = None) -> None:
     """Queues the fetch once the current transaction commits (tasks take ids only)."""
     delay = _delay_setting() if countdown is None else countdown
-    metrics_fetch_enqueue(meeting_id=meeting.pk, countdown=delay)
+    # Behind the fetches of tenants with fewer waiting (fair sharing between tenants).
+    metrics_fetch_enqueue(meeting_id=meeting.pk, countdown=delay,
+                          priority=tenant_fetch_priority(tenant_id=meeting.tenant_id))
 
 
 # -- meeting.ended / webinar.ended ---------------------------------------------------------------
@@ -454,6 +457,7 @@ def metrics_parked_resume(*, now: datetime | None = None) -> int:
     step = RESUME_SPREAD_SECONDS / len(ids)
     for index, pk in enumerate(ids):
         # Spread over a minute (a whole fleet of parked fetches resumes at the same reset),
-        # in order: each one's countdown is later than the older one's.
-        metrics_fetch_enqueue(meeting_id=pk, countdown=index * step)
+        # in order: each one's countdown is later than the older one's. Lowest priority: the
+        # day's new meetings go first, and the backlog takes what capacity is left.
+        metrics_fetch_enqueue(meeting_id=pk, countdown=index * step, priority=LOWEST_PRIORITY)
     return len(ids)

@@ -105,21 +105,24 @@ class _BoundedPublisher:
             self._local.connection = None
             raise
 
-    def _send_many(self, name: str, batch: list[dict[str, Any]], sent: list[int]) -> None:
+    def _send_many(self, name: str, batch: list[tuple[dict[str, Any], dict[str, Any]]],
+                   sent: list[int]) -> None:
         signature = _signature(name)
         connection = self._connection(signature.app)
         try:
             with connection.Producer() as producer:
-                for kwargs in batch:
-                    signature.apply_async(kwargs=kwargs, producer=producer, retry=False)
+                for kwargs, options in batch:
+                    signature.apply_async(kwargs=kwargs, producer=producer, retry=False,
+                                          **options)
                     sent[0] += 1
         except Exception:
             connection.release()
             self._local.connection = None
             raise
 
-    def publish_many(self, name: str, batch: list[dict[str, Any]]) -> int:
-        """Publishes `batch` in order on one connection; returns how many the broker took.
+    def publish_many(self, name: str, batch: list[tuple[dict[str, Any], dict[str, Any]]]) -> int:
+        """Publishes `batch` ((kwargs, options) each) in order on one connection; returns how
+        many the broker took.
 
         A failure stops the batch, so what was taken is always a prefix of it.
         """
@@ -185,9 +188,10 @@ def webhook_delivery_enqueue(*, delivery_id: int) -> bool:
     return _publisher.publish(WEBHOOK_DELIVERY_PROCESS, delivery_id=delivery_id)
 
 
-def webhook_deliveries_enqueue(*, delivery_ids: list[int]) -> int:
-    """Queues processing of stored deliveries, in order; returns how many the broker took (a
-    prefix of `delivery_ids`). Never raises.
+def webhook_deliveries_enqueue(*, delivery_ids: list[int],
+                               priorities: dict[int, int] | None = None) -> int:
+    """Queues processing of stored deliveries, in order, each with its priority if given;
+    returns how many the broker took (a prefix of `delivery_ids`). Never raises.
 
     Eager (unit tests, no broker): each is processed here, in this thread and transaction.
     """
@@ -199,14 +203,19 @@ def webhook_deliveries_enqueue(*, delivery_ids: list[int]) -> int:
             except Exception:
                 logger.exception("eager processing of delivery %s failed", delivery_id)
         return len(delivery_ids)
-    return _publisher.publish_many(WEBHOOK_DELIVERY_PROCESS,
-                                   [{"delivery_id": pk} for pk in delivery_ids])
+    priorities = priorities or {}
+    return _publisher.publish_many(WEBHOOK_DELIVERY_PROCESS, [
+        ({"delivery_id": pk}, {"priority": priorities[pk]} if pk in priorities else {})
+        for pk in delivery_ids])
 
 
-def metrics_fetch_enqueue(*, meeting_id: int, countdown: float) -> None:
-    """Queues one meeting's dashboard fetch, `countdown` seconds after the commit."""
+def metrics_fetch_enqueue(*, meeting_id: int, countdown: float,
+                          priority: int | None = None) -> None:
+    """Queues one meeting's dashboard fetch, `countdown` seconds after the commit (with a
+    queue priority when given: `fairness`)."""
+    options = {} if priority is None else {"priority": priority}
     transaction.on_commit(lambda: _signature(METRICS_FETCH).apply_async(
-        args=[meeting_id], countdown=max(0, countdown)))
+        args=[meeting_id], countdown=max(0, countdown), **options))
 
 
 def directory_sync_enqueue(*, tenant_id: int) -> None:

@@ -35,7 +35,8 @@ def test_parked_fetches_resume_oldest_first(monkeypatch):
     queued = []
     # Records what would go to the broker, and when.
     monkeypatch.setattr(metrics, "metrics_fetch_enqueue",
-                        lambda *, meeting_id, countdown: queued.append((countdown, meeting_id)))
+                        lambda *, meeting_id, countdown, priority=None: queued.append(
+                            (countdown, meeting_id)))
     assert metrics.metrics_parked_resume(now=NOW) == 0  # not before the reset
     assert metrics.metrics_parked_resume(now=NOW + timedelta(hours=1)) == 3
     assert [pk for _countdown, pk in sorted(queued)] == [oldest.pk, middle.pk, newest.pk]

@@ -16,14 +16,19 @@ def metrics_fetch_task(self, meeting_id: int) -> dict:
     sends this fetch back to the queue for a moment, and the worker takes the next message.
     """
     from zoom_integration.exceptions import RetryLater
-    from zoom_integration.fairness import TenantAtCapacity, meeting_fetch_slot
+    from zoom_integration.fairness import (
+        LOWEST_PRIORITY,
+        TenantAtCapacity,
+        meeting_fetch_slot,
+    )
     from zoom_integration.metrics import metrics_fetch_attempt
 
     try:
         with meeting_fetch_slot(meeting_id=int(meeting_id), holder=self.request.id or "local"):
             return metrics_fetch_attempt(meeting_id=int(meeting_id))
     except TenantAtCapacity as busy:
-        raise self.retry(countdown=busy.countdown(refusals=self.request.retries)) from busy
+        raise self.retry(countdown=busy.countdown(refusals=self.request.retries),
+                         priority=LOWEST_PRIORITY) from busy
     except RetryLater as later:
         raise self.retry(countdown=later.countdown) from later
 

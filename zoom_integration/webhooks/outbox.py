@@ -23,6 +23,7 @@ from celery import current_app
 from django.db import connection, transaction
 
 from .. import queueing
+from ..fairness import delivery_priorities
 from ..models import ZoomWebhookDelivery
 
 logger = logging.getLogger(__name__)
@@ -48,19 +49,23 @@ def webhook_outbox_dispatch(*, limit: int = DISPATCH_BATCH, ids: list[int] | Non
     if ids is None:
         claim = (f"UPDATE {table} SET queued_at = now(), due_at = now() WHERE id IN ("  # noqa: S608
                  f" SELECT id FROM {table} WHERE status = 'pending' AND queued_at IS NULL"
-                 "  ORDER BY id LIMIT %s FOR UPDATE SKIP LOCKED) RETURNING id")
+                 "  ORDER BY id LIMIT %s FOR UPDATE SKIP LOCKED) RETURNING id, tenant_id")
         params: list = [limit]
     else:
         claim = (f"UPDATE {table} SET queued_at = now(), due_at = now()"  # noqa: S608
-                 " WHERE id = ANY(%s) AND status = 'pending' AND queued_at IS NULL RETURNING id")
+                 " WHERE id = ANY(%s) AND status = 'pending' AND queued_at IS NULL"
+                 " RETURNING id, tenant_id")
         params = [list(ids)]
     with transaction.atomic():
         with connection.cursor() as cursor:
             cursor.execute(claim, params)
-            ids = sorted(row[0] for row in cursor.fetchall())
-        if not ids:
+            claimed = sorted(cursor.fetchall())
+        if not claimed:
             return 0
-        queued = queueing.webhook_deliveries_enqueue(delivery_ids=ids)
+        ids = [pk for pk, _tenant_id in claimed]
+        # A tenant with many deliveries waiting does not go ahead of one with few.
+        queued = queueing.webhook_deliveries_enqueue(
+            delivery_ids=ids, priorities=delivery_priorities(claimed=claimed))
         if queued < len(ids):
             # The broker is away: the rest wait in the outbox for the next dispatch.
             ZoomWebhookDelivery.objects.filter(pk__in=ids[queued:]).update(queued_at=None)
