@@ -22,8 +22,9 @@ PORTAL_URL_SCHEME = env.str("PORTAL_URL_SCHEME", default="http")
 ZOOM_METRICS_FETCH_DELAY_SECONDS = env.float("ZOOM_METRICS_FETCH_DELAY_SECONDS", default=0)
 ZOOM_RATE_LIMIT_OVERRIDES = json.loads(env.str("BENCH_RATE_LIMIT_OVERRIDES", default="{}"))
 # Each tenant's share of the workers (zoom_integration/fairness.py); the fairness benchmark
-# also runs with it lifted.
+# also runs with fair sharing off.
 ZOOM_TENANT_FETCH_SLOTS = env.int("ZOOM_TENANT_FETCH_SLOTS", default=2)
+ZOOM_FAIR_SHARING = env.bool("ZOOM_FAIR_SHARING", default=True)
 LOGGING = {**LOGGING, "root": {**LOGGING["root"], "level": env.str("LOG_LEVEL", default="WARNING")}}
 
 

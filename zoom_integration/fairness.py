@@ -14,7 +14,8 @@ meeting fetches together stay within the cap.
 
 Slots are leases (SLOT_LEASE_SECONDS, longer than the task's hard time limit): a worker killed
 mid-fetch cannot hold its tenant's slot for ever. Without Redis (the embedded development
-broker) there is no cap.
+broker) there is no cap. `ZOOM_FAIR_SHARING = False` in settings turns the cap and the
+priorities below off (plain first-come-first-served queues; the fairness benchmark compares).
 """
 
 from __future__ import annotations
@@ -71,9 +72,13 @@ class TenantAtCapacity(Exception):
         return random.uniform(0.5 * wait, wait)
 
 
+def fair_sharing() -> bool:
+    return bool(getattr(settings, "ZOOM_FAIR_SHARING", True))
+
+
 def _redis():
     url = getattr(settings, "REDIS_URL", "")
-    if not url:
+    if not url or not fair_sharing():
         return None
     with _lock:
         client = _clients.get(url)
@@ -154,8 +159,10 @@ def backlog_priority(backlog: int) -> int:
     return LOWEST_PRIORITY
 
 
-def tenant_fetch_priority(*, tenant_id: int) -> int:
+def tenant_fetch_priority(*, tenant_id: int) -> int | None:
     """Priority of a new meeting fetch: from the tenant's fetches scheduled or under way."""
+    if not fair_sharing():
+        return None
     from .models import ZoomMeeting
     from .models.metrics import FetchStatus
 
@@ -172,6 +179,8 @@ def delivery_priorities(*, claimed: list[tuple[int, int]]) -> dict[int, int]:
 
     from .models import DeliveryStatus, ZoomWebhookDelivery
 
+    if not fair_sharing():
+        return {}
     tenants = {tenant_id for _pk, tenant_id in claimed}
     queued = dict(ZoomWebhookDelivery.objects.filter(
         tenant_id__in=tenants, status=DeliveryStatus.PENDING, queued_at__isnull=False)

@@ -36,7 +36,7 @@ from .exceptions import (
     ZoomRateLimitedError,
     ZoomTransientError,
 )
-from .fairness import LOWEST_PRIORITY, tenant_fetch_priority
+from .fairness import LOWEST_PRIORITY, fair_sharing, tenant_fetch_priority
 from .fields import aware_datetime, jsonable, text
 from .models import QosSample, ZoomConnection, ZoomMeeting, ZoomParticipant, ZoomUser
 from .models.metrics import FetchStatus, MeetingKind
@@ -459,5 +459,6 @@ def metrics_parked_resume(*, now: datetime | None = None) -> int:
         # Spread over a minute (a whole fleet of parked fetches resumes at the same reset),
         # in order: each one's countdown is later than the older one's. Lowest priority: the
         # day's new meetings go first, and the backlog takes what capacity is left.
-        metrics_fetch_enqueue(meeting_id=pk, countdown=index * step, priority=LOWEST_PRIORITY)
+        metrics_fetch_enqueue(meeting_id=pk, countdown=index * step,
+                              priority=LOWEST_PRIORITY if fair_sharing() else None)
     return len(ids)
