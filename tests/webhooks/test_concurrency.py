@@ -122,10 +122,18 @@ def closed_port() -> int:
         return sock.getsockname()[1]
 
 
+def waiting_messages(redis_client) -> list[bytes]:
+    """Messages waiting on the "webhooks" queue, every priority (the Redis transport keeps one
+    list per priority step: "webhooks", then "webhooks" + separator + step)."""
+    keys = sorted(k for k in redis_client.keys("webhooks*")
+                  if k == b"webhooks" or k.startswith(b"webhooks\x06\x16"))
+    return [raw for key in keys for raw in redis_client.lrange(key, 0, -1)]
+
+
 def queued_ids(redis_client) -> list[int]:
     """Delivery ids of the processing messages waiting on the "webhooks" queue."""
     ids = []
-    for raw in redis_client.lrange("webhooks", 0, -1):
+    for raw in waiting_messages(redis_client):
         message = json.loads(raw)
         assert message["headers"]["task"] == "zoom_integration.tasks.webhook_delivery_process"
         ids.append(json.loads(base64.b64decode(message["body"]))[1]["delivery_id"])
@@ -148,7 +156,7 @@ def test_request_stores_only_and_the_dispatcher_queues_it_once(real_broker, redi
     delivery = ZoomWebhookDelivery.objects.get(tenant=tenant)
     # The request left it in the outbox and sent nothing to the broker.
     assert (delivery.status, delivery.queued_at) == (DeliveryStatus.PENDING, None)
-    assert redis_client.llen("webhooks") == 0
+    assert waiting_messages(redis_client) == []
     assert webhook_outbox_backlog() == 1
 
     assert webhook_outbox_dispatch() == 1
@@ -158,7 +166,7 @@ def test_request_stores_only_and_the_dispatcher_queues_it_once(real_broker, redi
     assert webhook_outbox_backlog() == 0
     assert webhook_outbox_dispatch() == 0  # queued once, not again
     assert webhook_pending_sweep(older_than_seconds=60) == 0
-    assert redis_client.llen("webhooks") == 1
+    assert len(waiting_messages(redis_client)) == 1
 
 
 def test_broker_down_stored_deliveries_wait_then_are_processed_exactly_once(real_broker):
@@ -215,7 +223,7 @@ def test_concurrent_dispatchers_never_queue_a_delivery_twice(real_broker, redis_
     counts = in_threads(4, drain)
     assert all(isinstance(c, int) for c in counts), counts
     assert sum(counts) == 120
-    assert sorted(queued_ids(redis_client)) == ids  # each once
+    assert sorted(queued_ids(redis_client)) == ids  # each once, whatever its priority
     assert webhook_outbox_backlog() == 0
 
 
@@ -233,7 +241,7 @@ def test_dispatcher_thread_is_woken_by_the_stored_row(real_broker, redis_client)
         delivery = ZoomWebhookDelivery.objects.get(tenant=tenant)
         # Waits for the outcome; how soon is the benchmark's business (e2e_latency).
         deadline = time.monotonic() + 10 * WAKE_TIMEOUT_SECONDS + 20
-        while not redis_client.llen("webhooks") and time.monotonic() < deadline:
+        while not waiting_messages(redis_client) and time.monotonic() < deadline:
             time.sleep(0.05)
     finally:
         dispatcher.stop()
@@ -264,7 +272,7 @@ def test_sweeper_backs_off_while_the_worker_is_away(real_broker, redis_client):
     delivery.refresh_from_db()
     assert delivery.sweeps == 2
     assert delivery.due_at >= before + timedelta(seconds=60)
-    assert redis_client.llen("webhooks") == 2
+    assert len(waiting_messages(redis_client)) == 2
 
 
 def test_sweep_with_the_broker_down_queues_nothing_and_counts_nothing(real_broker):
