@@ -75,15 +75,15 @@ def _rank_correlation(pairs: list[tuple[float, float]]) -> float | None:
 
 
 def run(*, quick: bool = False, profile: bool = True) -> dict:
-    from zoom_integration.budget import meeting_calls
-
     count = QUICK_MEETINGS if quick else MEETINGS
     sizes = [SIZES[i % len(SIZES)] for i in range(count)]
-    needed = sum(meeting_calls(n) for n in sizes)
-    cap = int(needed * DAILY_CAP_SHARE)
     with Stack("call_budget") as stack:
         schema = stack.database()
         stack.django()
+        from zoom_integration.budget import meeting_calls
+
+        needed = sum(meeting_calls(n) for n in sizes)
+        cap = int(needed * DAILY_CAP_SHARE)
         tenant = stack.tenant()
         gunicorn = stack.gunicorn(2)
         limits = {"Heavy": {"per_second": HEAVY_PER_SECOND},
