@@ -22,6 +22,8 @@ BENCHMARKS = {
     "e2e_latency": "bench.e2e_latency",
     "user_sync": "bench.user_sync",
     "scale_out": "bench.scale_out",
+    "fairness": "bench.fairness",
+    "call_budget": "bench.call_budget",
 }
 DOCS = ROOT / "docs" / "benchmarks.md"
 # Above this share of the CPUs busy before a benchmark starts, its figures are marked as taken on

@@ -62,6 +62,31 @@ def log(message: str) -> None:
     print(f"[bench {time.strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)
 
 
+def peak_rss_mib(pid: int) -> float | None:
+    """A running process's peak resident memory so far (VmHWM), in MiB."""
+    with contextlib.suppress(OSError, ValueError):
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return round(int(line.split()[1]) / 1024, 1)
+    return None
+
+
+def peak_rss_tree_mib(pid: int) -> float | None:
+    """The largest peak resident memory (VmHWM) of a process and its descendants (a prefork
+    worker's tasks run in its children), in MiB."""
+    peaks = []
+    todo = [pid]
+    while todo:
+        current = todo.pop()
+        peaks.append(peak_rss_mib(current))
+        with contextlib.suppress(OSError):
+            for task in Path(f"/proc/{current}/task").iterdir():
+                children = (task / "children").read_text().split()
+                todo.extend(int(child) for child in children)
+    peaks = [p for p in peaks if p is not None]
+    return max(peaks) if peaks else None
+
+
 def http_json(method: str, url: str, body: dict | None = None, *, timeout: float = 30.0,
               headers: dict | None = None) -> tuple[int, dict]:
     data = json.dumps(body).encode() if body is not None else None
@@ -248,6 +273,12 @@ class Stack(contextlib.AbstractContextManager):
             "DATABASE_CONN_MAX_AGE": "60",
             "ZOOM_METRICS_FETCH_DELAY_SECONDS": "0",
             "PORTAL_URL_SCHEME": "http",
+            # The production settings' required secrets: throwaway values for this run.
+            "DJANGO_SECRET_KEY": "bench-only-secret-key-0123456789abcdef0123456789",
+            "FIELD_ENCRYPTION_KEY": "YmVuY2gta2V5LW9ubHktMDAwMDAwMDAwMDAwMDAwMDA=",
+            "DJANGO_ALLOWED_HOSTS": f"{TENANT_HOST},{LOCAL_HOST},127.0.0.1",
+            # TLS ends at a proxy in production; here plain HTTP reaches gunicorn directly.
+            "DJANGO_SECURE_SSL_REDIRECT": "0",
             "LOG_LEVEL": "WARNING",
             "PYTHONPATH": str(ROOT),
             "PYTHONUNBUFFERED": "1",
@@ -417,17 +448,20 @@ class Stack(contextlib.AbstractContextManager):
             self.procs.remove(proc)
 
     def start_sandbox(self, *, users: int = 60, groups: int = 5, seed: int = 1,
-                      event_url: str = "", extra_args: list[str] | None = None) -> Proc:
-        """`manage.py zoom_sandbox` with our app, no data delay and compressed retries."""
+                      event_url: str = "", extra_args: list[str] | None = None,
+                      extra_apps: list[dict] | None = None) -> Proc:
+        """`manage.py zoom_sandbox` with our app (and `extra_apps`, each a further customer's
+        app and account), no data delay and compressed retries."""
         port = free_port()
         app = {**SECRETS, "account_id": ACCOUNT_ID,
                "redirect_uri": f"http://{LOCAL_HOST}/adminapi/zoom/oauth/authorize"}
         if event_url:
             app["event_url"] = event_url
+        apps = [app, *(extra_apps or [])]
         args = [PYTHON, "manage.py", "zoom_sandbox", "--port", str(port), "--seed", str(seed),
                 "--users", str(users), "--groups", str(groups), "--meetings", "0",
                 "--webinars", "0", "--data-delay", "0", "--retry-factor", "0.001", "--quiet",
-                "--apps-json", json.dumps([app]), *(extra_args or [])]
+                "--apps-json", json.dumps(apps), *(extra_args or [])]
         proc = self._start("sandbox", args)
         proc.url = f"http://127.0.0.1:{port}"
         wait_http(proc.url + "/_sandbox/health", process=proc.popen)
@@ -453,13 +487,13 @@ class Stack(contextlib.AbstractContextManager):
             raise RuntimeError(f"sandbox {method} /_sandbox/{path}: HTTP {status} {answer}")
         return answer
 
-    def connect_tenant(self, tenant) -> None:
+    def connect_tenant(self, tenant, *, client_id: str = SECRETS["client_id"]) -> None:
         """OAuth as the customer would: consent in the sandbox, then the portal's code exchange
         (zoom_integration.oauth.authorization_complete, Installation-URL flow: no state)."""
         from tenants.selectors import tenant_zoom_urls
 
         redirect_uri = tenant_zoom_urls(tenant=tenant).redirect_url
-        form = urlencode({"response_type": "code", "client_id": SECRETS["client_id"],
+        form = urlencode({"response_type": "code", "client_id": client_id,
                           "redirect_uri": redirect_uri, "decision": "allow"}).encode()
         request = urllib.request.Request(f"{self.sandbox.url}/oauth/authorize", data=form,
                                          method="POST")

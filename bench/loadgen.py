@@ -11,6 +11,10 @@ new one is opened whenever no idle one is free, so sends never wait for a respon
 built (and webhook bodies signed) before the clock starts, so the generator's own CPU per request
 is a socket write and a header parse.
 
+With `"mode": "closed"` it runs a closed loop instead (`run_closed`): a fixed number of clients,
+each sending as soon as its previous request was answered; the throughput it reaches is the
+server's capacity as a fixed pool of callers sees it.
+
 The spec (JSON on stdin) and the result (JSON on stdout) are plain dicts; see `run_spec`.
 """
 
@@ -188,7 +192,68 @@ async def run(spec: dict) -> dict:
     }
 
 
+async def run_closed(spec: dict) -> dict:
+    """Closed loop: `clients` senders, each sending its next request as soon as the last was
+    answered, for `duration` seconds. What a fixed pool of callers sees (and what an outside
+    run measured against 3 sync workers); latency counts from the actual send."""
+    clients, duration = int(spec["clients"]), float(spec["duration"])
+    timeout = float(spec.get("timeout", 10.0))
+    requests = build_requests(spec, int(spec.get("max_requests", 30000)))
+    loop = asyncio.get_running_loop()
+    latencies: list[float] = []
+    statuses: Counter = Counter()
+    errors: Counter = Counter()
+    next_index = 0
+    start = loop.time()
+    stop_at = start + duration
+
+    async def client() -> None:
+        nonlocal next_index
+        conn = None
+        while loop.time() < stop_at and next_index < len(requests):
+            raw = requests[next_index]
+            next_index += 1
+            sent = loop.time()
+            try:
+                if conn is None:
+                    conn = await asyncio.open_connection(spec["host"], int(spec["port"]))
+                reader, writer = conn
+                writer.write(raw)
+                status, keep = await asyncio.wait_for(_read_response(reader), timeout)
+            except (OSError, asyncio.IncompleteReadError, asyncio.LimitOverrunError,
+                    TimeoutError, ValueError) as exc:
+                if conn is not None:
+                    conn[1].close()
+                conn = None
+                errors[type(exc).__name__] += 1
+                continue
+            latencies.append((loop.time() - sent) * 1000)
+            statuses[status] += 1
+            if not keep:
+                writer.close()
+                conn = None
+        if conn is not None:
+            conn[1].close()
+
+    await asyncio.gather(*(client() for _ in range(clients)))
+    wall = loop.time() - start
+    answered = sum(statuses.values())
+    return {
+        "mode": "closed", "clients": clients, "duration": duration,
+        "sent": answered + sum(errors.values()), "answered": answered,
+        "ok": sum(n for s, n in statuses.items() if 200 <= s < 300),
+        "statuses": {str(k): v for k, v in sorted(statuses.items())},
+        "errors": dict(errors),
+        "throughput_per_second": round(answered / max(wall, 1e-9), 1),
+        "wall_seconds": round(wall, 3),
+        "latency_ms": latency_summary(latencies),
+        "generator_cpu_seconds": round(time.process_time(), 3),
+    }
+
+
 def run_spec(spec: dict) -> dict:
+    if spec.get("mode") == "closed":
+        return asyncio.run(run_closed(spec))
     return asyncio.run(run(spec))
 
 

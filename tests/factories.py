@@ -98,6 +98,9 @@ class ZoomWebhookDeliveryFactory(factory.django.DjangoModelFactory):
     dedupe_key = factory.Sequence(lambda n: f"test:{n}")
     body = factory.LazyAttribute(lambda o: json.dumps(o.envelope))
     status = DeliveryStatus.PENDING
+    # Already handed to the broker, as a stored delivery is moments after it arrives; tests of
+    # the outbox itself pass queued_at=None.
+    queued_at = factory.LazyFunction(timezone.now)
 
 
 # -- directory, syncs, meetings and QoS ----------------------------------------------------------

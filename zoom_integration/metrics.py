@@ -22,6 +22,7 @@ from datetime import UTC, datetime, timedelta
 
 from django.conf import settings
 from django.db import connection, transaction
+from django.db.models import F
 from django.utils import timezone
 
 from observability import hooks as observe
@@ -40,6 +41,7 @@ from .exceptions import (
     ZoomScopeMissingError,
     ZoomTransientError,
 )
+from .fairness import LOWEST_PRIORITY, fair_sharing, tenant_fetch_priority
 from .fields import aware_datetime, jsonable, text
 from .models import (
     QosSample,
@@ -86,7 +88,9 @@ def _thresholds() -> QualityThresholds:
 def metrics_fetch_schedule(meeting: ZoomMeeting, *, countdown: float | None = None) -> None:
     """Queues the fetch once the current transaction commits (tasks take ids only)."""
     delay = _delay_setting() if countdown is None else countdown
-    metrics_fetch_enqueue(meeting_id=meeting.pk, countdown=delay)
+    # Behind the fetches of tenants with fewer waiting (fair sharing between tenants).
+    metrics_fetch_enqueue(meeting_id=meeting.pk, countdown=delay,
+                          priority=tenant_fetch_priority(tenant_id=meeting.tenant_id))
 
 
 # -- meeting.ended / webinar.ended ---------------------------------------------------------------
@@ -525,17 +529,29 @@ def _status(meeting: ZoomMeeting, status: str, error: str = "", *, next_in: floa
     ZoomMeeting.objects.filter(pk=meeting.pk).update(**{f: getattr(meeting, f) for f in fields})
 
 
+RESUME_SPREAD_SECONDS = 60.0
+
+
 def metrics_parked_resume(*, now: datetime | None = None) -> int:
-    """Re-queues fetches parked on the daily limit whose reset has passed; returns how many."""
+    """Re-queues fetches parked on the daily limit whose reset has passed; returns how many.
+
+    Oldest meeting first (by when it ended, then by id), so what waited longest is fetched
+    before it can age out of Zoom's dashboard retention; if the new day's budget runs out
+    again, the younger ones are those parked once more.
+    """
     now = now or datetime.now(UTC)
     ids = list(ZoomMeeting.objects.filter(
         fetch_status=FetchStatus.PARKED, next_attempt_at__lte=now, tenant__is_active=True
-    ).values_list("pk", flat=True)[:500])
+    ).order_by(F("end_time").asc(nulls_first=True), "pk").values_list("pk", flat=True)[:500])
     if not ids:
         return 0
     ZoomMeeting.objects.filter(pk__in=ids).update(fetch_status=FetchStatus.SCHEDULED,
                                                   fetch_attempts=0)
-    for pk in ids:
-        # Spread over a minute: a whole fleet of parked fetches resumes at the same reset.
-        metrics_fetch_enqueue(meeting_id=pk, countdown=random.uniform(0, 60))
+    step = RESUME_SPREAD_SECONDS / len(ids)
+    for index, pk in enumerate(ids):
+        # Spread over a minute (a whole fleet of parked fetches resumes at the same reset),
+        # in order: each one's countdown is later than the older one's. Lowest priority: the
+        # day's new meetings go first, and the backlog takes what capacity is left.
+        metrics_fetch_enqueue(meeting_id=pk, countdown=index * step,
+                              priority=LOWEST_PRIORITY if fair_sharing() else None)
     return len(ids)

@@ -5,14 +5,13 @@ way only: tasks import services, services import this module, and this module im
 (it addresses them by their registered names, which are also what the beat schedules stored
 in the database and the queue routes in settings use; they never change).
 
-- `webhook_delivery_enqueue`: right after a delivery is stored, within the webhook request.
-  Zoom waits 3 seconds for the answer
-  (https://developers.zoom.us/docs/api/webhooks/#webhook-response-requirements), so the
-  publish is time-bounded and a dead broker never holds the answer; the sweeper
-  (`webhooks.process.webhook_pending_sweep`) queues whatever was not taken.
+- `webhook_deliveries_enqueue`: the webhook outbox's dispatcher (`webhooks.outbox`) queues
+  stored deliveries in batches, outside any request; `webhook_delivery_enqueue` queues one
+  (the sweeper, the admin's "Process again"). Both are time-bounded, so a dead broker holds
+  no caller long: a delivery it did not take stays pending and is queued later.
 - `metrics_fetch_enqueue`, `directory_sync_enqueue`, `scope_parked_resume_enqueue`: queued when
-  the current transaction commits, so a worker never looks for a row that is not there yet
-  (or was rolled back).
+  the current transaction commits, so a worker never looks for a row that is not there yet (or
+  was rolled back).
 """
 
 from __future__ import annotations
@@ -110,6 +109,44 @@ class _BoundedPublisher:
             self._local.connection = None
             raise
 
+    def _send_many(self, name: str, batch: list[tuple[dict[str, Any], dict[str, Any]]],
+                   sent: list[int]) -> None:
+        signature = _signature(name)
+        connection = self._connection(signature.app)
+        try:
+            with connection.Producer() as producer:
+                for kwargs, options in batch:
+                    signature.apply_async(kwargs=kwargs, producer=producer, retry=False,
+                                          **options)
+                    sent[0] += 1
+        except Exception:
+            connection.release()
+            self._local.connection = None
+            raise
+
+    def publish_many(self, name: str, batch: list[tuple[dict[str, Any], dict[str, Any]]]) -> int:
+        """Publishes `batch` ((kwargs, options) each) in order on one connection; returns how
+        many the broker took.
+
+        A failure stops the batch, so what was taken is always a prefix of it.
+        """
+        if time.monotonic() < self.paused_until:
+            return 0
+        sent = [0]
+        future = self._executor_get().submit(self._send_many, name, batch, sent)
+        try:
+            future.result(timeout=ENQUEUE_WAIT_SECONDS + 0.002 * len(batch))
+            return sent[0]
+        except TimeoutError:
+            logger.warning("broker took %d of %d %s within the wait", sent[0], len(batch), name)
+        except Exception as exc:
+            logger.warning("broker refused %s after %d of %d (%s: %s)", name, sent[0],
+                           len(batch), type(exc).__name__, exc)
+        self.paused_until = time.monotonic() + ENQUEUE_PAUSE_SECONDS
+        # A publish still under way may yet succeed; counting it as not taken only means the
+        # delivery may be queued twice, which processing's claim makes harmless.
+        return sent[0]
+
     def publish(self, name: str, **kwargs: Any) -> bool:
         if time.monotonic() < self.paused_until:
             return False
@@ -155,10 +192,34 @@ def webhook_delivery_enqueue(*, delivery_id: int) -> bool:
     return _publisher.publish(WEBHOOK_DELIVERY_PROCESS, delivery_id=delivery_id)
 
 
-def metrics_fetch_enqueue(*, meeting_id: int, countdown: float) -> None:
-    """Queues one meeting's dashboard fetch, `countdown` seconds after the commit."""
+def webhook_deliveries_enqueue(*, delivery_ids: list[int],
+                               priorities: dict[int, int] | None = None) -> int:
+    """Queues processing of stored deliveries, in order, each with its priority if given;
+    returns how many the broker took (a prefix of `delivery_ids`). Never raises.
+
+    Eager (unit tests, no broker): each is processed here, in this thread and transaction.
+    """
+    if current_app.conf.task_always_eager:
+        for delivery_id in delivery_ids:
+            try:
+                _signature(WEBHOOK_DELIVERY_PROCESS).apply_async(
+                    kwargs={"delivery_id": delivery_id})
+            except Exception:
+                logger.exception("eager processing of delivery %s failed", delivery_id)
+        return len(delivery_ids)
+    priorities = priorities or {}
+    return _publisher.publish_many(WEBHOOK_DELIVERY_PROCESS, [
+        ({"delivery_id": pk}, {"priority": priorities[pk]} if pk in priorities else {})
+        for pk in delivery_ids])
+
+
+def metrics_fetch_enqueue(*, meeting_id: int, countdown: float,
+                          priority: int | None = None) -> None:
+    """Queues one meeting's dashboard fetch, `countdown` seconds after the commit (with a
+    queue priority when given: `fairness`)."""
+    options = {} if priority is None else {"priority": priority}
     transaction.on_commit(lambda: _signature(METRICS_FETCH).apply_async(
-        args=[meeting_id], countdown=max(0, countdown)))
+        args=[meeting_id], countdown=max(0, countdown), **options))
 
 
 def directory_sync_enqueue(*, tenant_id: int) -> None:

@@ -73,6 +73,8 @@ MIDDLEWARE = [
     # django-prometheus times everything between its two halves.
     "django_prometheus.middleware.PrometheusBeforeMiddleware",
     "django.middleware.security.SecurityMiddleware",
+    # Zoom's webhook path needs none of what follows (sessions, CSRF, auth, ...): served here.
+    "zoom_integration.webhooks.middleware.WebhookPathMiddleware",
     "csp.middleware.CSPMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",

@@ -207,3 +207,27 @@ def test_marginal_cost_leaves_out_the_fixed_cost():
     assert marginal_cost(points) == pytest.approx(0.002)
     assert marginal_cost([(100, 0.3)]) == pytest.approx(0.003)
     assert marginal_cost([]) is None
+
+
+def test_call_budget_order_measure_is_one_only_for_oldest_first():
+    from bench.call_budget import _rank_correlation
+
+    assert _rank_correlation([(1, 10), (2, 20), (3, 30), (4, 40)]) == 1.0
+    assert _rank_correlation([(1, 40), (2, 30), (3, 20), (4, 10)]) == -1.0
+    assert _rank_correlation([(1, 20), (2, 10), (3, 30), (4, 40)]) < 1.0
+    assert _rank_correlation([(1, 1)]) is None
+
+
+def test_fairness_p95_is_nearest_rank():
+    from bench.fairness import _p95
+
+    assert _p95([float(v) for v in range(1, 21)]) == 19.0
+    assert _p95([3.0]) == 3.0
+
+
+def test_closed_loop_spec_builds_signed_requests():
+    spec = {"kind": "webhook", "path": "/zoom/event", "host_header": "h.test",
+            "secret_token": "s", "account_id": "A", "mode": "closed", "clients": 2}
+    requests = build_requests(spec, 3)
+    assert len(set(requests)) == 3
+    assert all(r.startswith(b"POST /zoom/event HTTP/1.1\r\nHost: h.test") for r in requests)

@@ -17,7 +17,7 @@ from zoom_integration.models import (
     ZoomUser,
     ZoomWebhookDelivery,
 )
-from zoom_integration.queueing import webhook_delivery_enqueue
+from zoom_integration.webhooks.outbox import webhook_outbox_stored
 from zoom_integration.webhooks.receive import webhook_signature_verify
 
 pytestmark = pytest.mark.django_db
@@ -58,7 +58,7 @@ def compact(obj) -> bytes:
 def enqueued(callbacks) -> list[int]:
     """Delivery ids queued for processing among captured on-commit callbacks."""
     return [cb.keywords["delivery_id"] for cb in callbacks
-            if getattr(cb, "func", None) is webhook_delivery_enqueue]
+            if getattr(cb, "func", None) is webhook_outbox_stored]
 
 
 def rejections(tenant) -> dict[str, int]:
@@ -409,7 +409,7 @@ def test_same_event_for_two_tenants_is_two_rows(csrf_client):
 
 def test_database_failure_while_storing_is_503(tenant, csrf_client):
     def refuse_delivery_insert(execute, sql, params, many, context):
-        if sql.startswith('INSERT INTO "zoom_integration_zoomwebhookdelivery"'):
+        if 'INSERT INTO "zoom_integration_zoomwebhookdelivery"' in sql:
             raise OperationalError("server closed the connection unexpectedly")
         return execute(sql, params, many, context)
 

@@ -1,6 +1,9 @@
 """Raw webhook deliveries, stored before they are acknowledged, and counts of rejections.
 
-Thin models: fields and constraints. `zoom_integration.webhooks` owns every write.
+Thin models: fields and constraints. `zoom_integration.webhooks` owns every write. A delivery
+row is also its own outbox entry: stored `pending` with no `queued_at`, it waits for the
+dispatcher (`zoom_integration.webhooks.outbox`) to hand it to the broker, so the request that
+stored it never talks to the broker.
 """
 
 from django.db import models
@@ -42,6 +45,10 @@ class ZoomWebhookDelivery(models.Model):
         null=True, blank=True,
         help_text="When the current or last processing attempt began (a lease: a crashed "
                   "worker's delivery is taken up again once it is old).")
+    queued_at = models.DateTimeField(
+        null=True, blank=True,
+        help_text="When the dispatcher handed it to the broker; empty while it waits in the "
+                  "outbox (stored, not yet queued).")
     sweeps = models.PositiveIntegerField(
         default=0, help_text="Times the sweeper queued it again (each waits twice as long).")
     attempts = models.PositiveIntegerField(default=0)
@@ -58,7 +65,13 @@ class ZoomWebhookDelivery(models.Model):
             models.UniqueConstraint(fields=["tenant", "dedupe_key"],
                                     name="one_delivery_per_dedupe_key"),
         ]
-        indexes = [models.Index(fields=["status", "due_at"])]
+        indexes = [
+            models.Index(fields=["status", "due_at"]),
+            # The outbox: what the dispatcher claims, oldest first. Partial, so it holds only
+            # the few rows waiting for the broker however many deliveries are kept.
+            models.Index(fields=["id"], name="webhook_outbox",
+                         condition=models.Q(status="pending", queued_at__isnull=True)),
+        ]
 
     def __str__(self):
         return f"{self.event} #{self.pk}"

@@ -10,12 +10,25 @@ from celery import shared_task
 @shared_task(bind=True, name="zoom_integration.tasks.metrics_fetch", acks_late=True,
              max_retries=None, ignore_result=True)
 def metrics_fetch_task(self, meeting_id: int) -> dict:
-    """Fetches one meeting's dashboard data; retry/park decisions live in the service."""
+    """Fetches one meeting's dashboard data; retry/park decisions live in the service.
+
+    Within its tenant's share of the workers (`fairness`): a tenant already running its share
+    sends this fetch back to the queue for a moment, and the worker takes the next message.
+    """
     from zoom_integration.exceptions import RetryLater
+    from zoom_integration.fairness import (
+        LOWEST_PRIORITY,
+        TenantAtCapacity,
+        meeting_fetch_slot,
+    )
     from zoom_integration.metrics import metrics_fetch_attempt
 
     try:
-        return metrics_fetch_attempt(meeting_id=int(meeting_id))
+        with meeting_fetch_slot(meeting_id=int(meeting_id), holder=self.request.id or "local"):
+            return metrics_fetch_attempt(meeting_id=int(meeting_id))
+    except TenantAtCapacity as busy:
+        raise self.retry(countdown=busy.countdown(refusals=self.request.retries),
+                         priority=LOWEST_PRIORITY) from busy
     except RetryLater as later:
         raise self.retry(countdown=later.countdown) from later
 

@@ -11,11 +11,19 @@ from celery import shared_task
 @shared_task(bind=True, name="zoom_integration.tasks.sync_tenant_directory", acks_late=True,
              max_retries=5, ignore_result=True)
 def sync_tenant_directory_task(self, tenant_id: int) -> dict:
+    """One tenant's full sync, holding one of the tenant's fetch slots (`fairness`) so that the
+    tenant's sync and meeting fetches together stay within its share of the workers."""
     from zoom_integration.directory import tenant_directory_sync_attempt
     from zoom_integration.exceptions import RetryLater
+    from zoom_integration.fairness import TenantAtCapacity, tenant_fetch_slot
 
     try:
-        return tenant_directory_sync_attempt(tenant_id=int(tenant_id))
+        with tenant_fetch_slot(tenant_id=int(tenant_id), holder=self.request.id or "local"):
+            return tenant_directory_sync_attempt(tenant_id=int(tenant_id))
+    except TenantAtCapacity as busy:
+        # Waiting for its own tenant's fetches is not a failure: no retry budget spent.
+        raise self.retry(countdown=busy.countdown(refusals=self.request.retries),
+                         max_retries=None) from busy
     except RetryLater as later:
         raise self.retry(countdown=later.countdown) from later
 

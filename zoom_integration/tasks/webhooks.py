@@ -1,6 +1,7 @@
 """Celery tasks for webhook deliveries: thin wrappers taking ids (queue "webhooks" by name)."""
 
 from celery import shared_task
+from celery.signals import worker_ready, worker_shutdown
 
 # The hard limit stays under PROCESSING_LEASE (webhooks/process.py): a killed task's delivery
 # is taken up again only after its run can no longer be going on.
@@ -37,7 +38,24 @@ def webhook_delivery_process_task(self, delivery_id: int) -> None:
 
 @shared_task(name="zoom_integration.tasks.webhook_pending_sweep")
 def webhook_pending_sweep_task() -> int:
-    """Queues deliveries whose queue message was lost (run every minute by beat)."""
+    """Drains the webhook outbox and queues deliveries whose queue message was lost (run
+    every minute by beat)."""
     from zoom_integration.webhooks.process import webhook_pending_sweep
 
     return webhook_pending_sweep()
+
+
+# Every worker runs the webhook outbox's dispatcher thread, which queues stored deliveries as
+# they commit (zoom_integration/webhooks/dispatcher.py).
+@worker_ready.connect(dispatch_uid="zoom_webhook_outbox_dispatcher_start")
+def _outbox_dispatcher_start(**_kwargs) -> None:
+    from zoom_integration.webhooks.dispatcher import outbox_dispatcher_start
+
+    outbox_dispatcher_start()
+
+
+@worker_shutdown.connect(dispatch_uid="zoom_webhook_outbox_dispatcher_stop")
+def _outbox_dispatcher_stop(**_kwargs) -> None:
+    from zoom_integration.webhooks.dispatcher import outbox_dispatcher_stop
+
+    outbox_dispatcher_stop()

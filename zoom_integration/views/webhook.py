@@ -1,8 +1,9 @@
 """`POST /zoom/event`: Zoom's event notifications for the tenant owning the host.
 
 Thin: read the body within the size limit, call `webhook_receive`, answer. No session, login or
-CSRF (Zoom has none) and no request-wide transaction: the delivery is committed, and its
-processing queued, before the answer goes out (Zoom waits 3 seconds, then retries).
+CSRF (Zoom has none; `webhooks.middleware.WebhookPathMiddleware` calls this view ahead of those
+middlewares) and no request-wide transaction: the delivery is committed before the answer goes
+out (Zoom waits 3 seconds, then retries); a dispatcher queues its processing.
 """
 
 import logging

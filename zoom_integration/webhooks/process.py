@@ -1,11 +1,11 @@
 """Processing stored webhook deliveries: claim, run the handler, retry, sweep, requeue.
 
-Owns `webhook_delivery_process` (the processing task's one call), `webhook_pending_sweep`
-(beat: queues deliveries whose queue message was lost) and `webhook_deliveries_requeue` (admin
-"Process again", `webhook_reprocess`). Processing is idempotent and race-safe: a conditional
-UPDATE claims a delivery, with a lease that outlives the task's hard time limit; transient
-errors raise `RetryLater` with backoff until MAX_ATTEMPTS, then the delivery is parked as failed
-with its error and traceback kept.
+Owns `webhook_delivery_process` (the processing task's one call), `webhook_pending_sweep` (beat:
+drains the outbox, and queues deliveries whose queue message was lost) and
+`webhook_deliveries_requeue` (admin "Process again", `webhook_reprocess`). Processing is
+idempotent and race-safe: a conditional UPDATE claims a delivery, with a lease that outlives the
+task's hard time limit; transient errors raise `RetryLater` with backoff until MAX_ATTEMPTS,
+then the delivery is parked as failed with its error and traceback kept.
 """
 
 from __future__ import annotations
@@ -26,6 +26,7 @@ from ..backoff import backoff_seconds
 from ..exceptions import RetryLater, ZoomRateLimitedError, ZoomTransientError
 from ..models import DeliveryStatus, ZoomWebhookDelivery
 from .handlers import WEBHOOK_HANDLERS
+from .outbox import DISPATCH_BATCH, webhook_outbox_dispatch
 
 logger = logging.getLogger(__name__)
 
@@ -122,23 +123,30 @@ def _delivery_failure(*, delivery: ZoomWebhookDelivery, ours, exc: Exception) ->
 
 
 def webhook_pending_sweep(*, older_than_seconds: int = 60) -> int:
-    """Queues deliveries whose queue message was lost; returns how many it queued.
+    """Drains the outbox, then queues deliveries whose queue message was lost; returns how many it
+    queued in all.
 
-    Pending deliveries due more than `older_than_seconds` ago (the broker was down when they
-    arrived, or a retry message was lost), and deliveries stuck "processing" past the lease (the
-    worker died). A delivery swept before waits twice as long before the next sweep (up to
+    The outbox first (`outbox.webhook_outbox_dispatch`: stored deliveries no worker's dispatcher
+    has queued yet, e.g. while none runs). Then queued deliveries still pending and due more
+    than `older_than_seconds` ago (their message was lost, or a retry message was; or a
+    dispatcher died between claim and publish), and deliveries stuck "processing" past the lease
+    (the worker died). A delivery swept before waits twice as long before the next sweep (up to
     SWEEP_BACKOFF_MAX): while the worker is away its message is still queued, and re-queueing
     every delivery every minute would pile copies up. Processing is claimed atomically, so a
     copy that arrives late does nothing.
     """
+    queued = 0
+    while (drained := webhook_outbox_dispatch()):
+        queued += drained
+        if drained < DISPATCH_BATCH:
+            break
     now = timezone.now()
     cutoff = now - timedelta(seconds=older_than_seconds)
-    stale = (Q(status=DeliveryStatus.PENDING, due_at__lt=cutoff)
+    stale = (Q(status=DeliveryStatus.PENDING, queued_at__isnull=False, due_at__lt=cutoff)
              | Q(status=DeliveryStatus.PROCESSING, due_at__lt=cutoff,
                  started_at__lt=now - PROCESSING_LEASE))
     rows = list(ZoomWebhookDelivery.objects.filter(stale).order_by("due_at")
                 .values_list("pk", "due_at", "sweeps")[:SWEEP_BATCH])
-    queued = 0
     for delivery_id, due_at, sweeps in rows:
         wait = min(timedelta(seconds=older_than_seconds) * (2 ** min(sweeps, 16) - 1),
                    SWEEP_BACKOFF_MAX)
@@ -150,7 +158,7 @@ def webhook_pending_sweep(*, older_than_seconds: int = 60) -> int:
             break
         queued += 1
     if rows:
-        logger.info("webhook sweep queued %d of %d stale deliveries", queued, len(rows))
+        logger.info("webhook sweep queued %d deliveries (%d stale)", queued, len(rows))
     return queued
 
 
@@ -171,5 +179,6 @@ def webhook_deliveries_requeue(*, delivery_ids: list[int] | None = None,
         # A fresh run gets a fresh budget of attempts.
         ZoomWebhookDelivery.objects.filter(pk__in=ids).exclude(
             status=DeliveryStatus.PROCESSING).update(
-                status=DeliveryStatus.PENDING, attempts=0, sweeps=0, due_at=timezone.now())
+                status=DeliveryStatus.PENDING, attempts=0, sweeps=0, due_at=timezone.now(),
+                queued_at=timezone.now())
     return ids

@@ -3,10 +3,10 @@
 Owns, for `POST /zoom/event`, the checks in answer order: size (413), JSON envelope (400),
 signature or legacy token and timestamp window (401), the `endpoint.url_validation` reply,
 account id (401); then store first: one `ZoomWebhookDelivery` per (tenant, dedupe key), written
-before the answer, so Zoom's retries and concurrent repeats become one row. Refusals are only
-counted (`WebhookRejection`, per tenant, reason and day). Once the row commits, processing is
-queued through `queueing.webhook_delivery_enqueue` (time-bounded: a dead broker never holds
-the answer).
+before the answer in one statement, so Zoom's retries and concurrent repeats become one row.
+Refusals are only counted (`WebhookRejection`, per tenant, reason and day). The request never
+talks to the broker: the stored row is the outbox entry a dispatcher queues (`outbox.py`), so a
+slow or dead broker costs the answer nothing.
 
 Zoom waits 3 seconds for the answer and retries a delivery that got none or a 5xx
 (https://developers.zoom.us/docs/api/webhooks/#webhook-response-requirements), so nothing
@@ -23,21 +23,22 @@ import logging
 import re
 import time
 from collections.abc import Mapping
+from contextlib import nullcontext
 from dataclasses import dataclass, field
 from functools import partial
 from typing import Any
 
 from django.conf import settings
-from django.db import DatabaseError, IntegrityError, transaction
+from django.db import DatabaseError, IntegrityError, connection, transaction
 from django.db.models import F
 from django.utils import timezone
 
 from observability import hooks as observe
 from tenants.models import Tenant
 
-from .. import queueing
-from ..models import DeliveryStatus, WebhookRejection, ZoomConnection, ZoomWebhookDelivery
+from ..models import WebhookRejection, ZoomConnection, ZoomWebhookDelivery
 from ..zoom import ENDED_EVENTS, URL_VALIDATION
+from .outbox import OUTBOX_CHANNEL, webhook_outbox_stored
 
 logger = logging.getLogger(__name__)
 
@@ -337,37 +338,48 @@ def _remote_addr(value: str | None) -> str | None:
         return None
 
 
+# One statement per new delivery: the row (with every NOT NULL column, as the model's defaults
+# would fill it), nothing on a duplicate, and the outbox's wake-up call, sent by PostgreSQL only
+# when the row commits. In autocommit that is one round trip, with no BEGIN or COMMIT.
+_INSERT_SQL = (
+    "WITH stored AS (INSERT INTO {table} (tenant_id, event, event_ts, account_id, dedupe_key,"
+    " body, headers, remote_addr, received_at, status, due_at, sweeps, attempts, duplicates,"
+    " last_error, traceback)"
+    " VALUES (%s, %s, %s, %s, %s, %s, %s::jsonb, %s, now(), 'pending', now(), 0, 0, 0, '', '')"
+    " ON CONFLICT (tenant_id, dedupe_key) DO NOTHING RETURNING id)"
+    " SELECT id, pg_notify(%s, '') FROM stored")
+
+
 def _delivery_store(*, tenant: Tenant, envelope: _Envelope, text: str, body: bytes,
                     headers: Mapping[str, str], remote_addr: str | None) -> WebhookAnswer:
     key = webhook_dedupe_key(event=envelope.event, payload=envelope.payload,
                              event_ts=envelope.event_ts, body=body)
     kept_headers = {name: headers[name][:500] for name in STORED_HEADERS if name in headers}
+    sql = _INSERT_SQL.format(table=connection.ops.quote_name(ZoomWebhookDelivery._meta.db_table))
     try:
-        # Values are bounded by the checks above; no full_clean(): its uniqueness query would
-        # only race with the constraint that decides duplicates anyway.
-        with transaction.atomic():
-            delivery = ZoomWebhookDelivery.objects.create(
-                tenant=tenant, event=envelope.event, event_ts=envelope.event_ts,
-                account_id=envelope.account_id, dedupe_key=key, body=text, headers=kept_headers,
-                remote_addr=_remote_addr(remote_addr), status=DeliveryStatus.PENDING)
-            transaction.on_commit(partial(queueing.webhook_delivery_enqueue,
-                                          delivery_id=delivery.pk))
-    except IntegrityError:
-        # One row per (tenant, dedupe key): Zoom's retry, or a concurrent copy that committed
-        # first (PostgreSQL makes this insert wait for it, then fail).
-        try:
-            counted = (ZoomWebhookDelivery.objects.filter(tenant=tenant, dedupe_key=key)
-                       .update(duplicates=F("duplicates") + 1))
-        except DatabaseError:
-            logger.warning("could not count a duplicate for tenant %s", tenant.slug,
-                           exc_info=True)
-            counted = 1  # the row exists (that is what failed the insert)
-        if not counted:  # not a duplicate after all (e.g. the tenant was just deleted)
-            logger.error("webhook for tenant %s not stored: integrity error", tenant.slug)
-            return WebhookAnswer(503, {"error": "not stored"}, reason="not_stored")
-        return WebhookAnswer(200, duplicate=True)
+        # Values are bounded by the checks above. A duplicate (Zoom's retry, or a concurrent
+        # copy: PostgreSQL makes this insert wait for it to commit) returns no row.
+        # (Inside a caller's transaction, a savepoint keeps a failure from spoiling it.)
+        savepoint = transaction.atomic() if connection.in_atomic_block else nullcontext()
+        with savepoint, connection.cursor() as cursor:
+            cursor.execute(sql, [tenant.pk, envelope.event, envelope.event_ts,
+                                 envelope.account_id, key, text, json.dumps(kept_headers),
+                                 _remote_addr(remote_addr), OUTBOX_CHANNEL])
+            row = cursor.fetchone()
+        if row is not None:
+            # Eager mode processes it here once committed; with a broker this does nothing.
+            transaction.on_commit(partial(webhook_outbox_stored, delivery_id=row[0]))
+            return WebhookAnswer(200, delivery_id=row[0])
+        counted = (ZoomWebhookDelivery.objects.filter(tenant=tenant, dedupe_key=key)
+                   .update(duplicates=F("duplicates") + 1))
+    except IntegrityError:  # e.g. the tenant was deleted since it was looked up
+        logger.error("webhook for tenant %s not stored: integrity error", tenant.slug)
+        return WebhookAnswer(503, {"error": "not stored"}, reason="not_stored")
     except DatabaseError:
         logger.error("webhook for tenant %s not stored: database unavailable", tenant.slug,
                      exc_info=True)
         return WebhookAnswer(503, {"error": "not stored"}, reason="not_stored")
-    return WebhookAnswer(200, delivery_id=delivery.pk)
+    if not counted:  # the row went away between the conflict and the count: let Zoom retry
+        logger.error("webhook for tenant %s not stored: duplicate vanished", tenant.slug)
+        return WebhookAnswer(503, {"error": "not stored"}, reason="not_stored")
+    return WebhookAnswer(200, duplicate=True)
