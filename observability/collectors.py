@@ -99,7 +99,8 @@ class PortalCollector(Collector):
             conn = getattr(row, "zoom_connection", None)
             connected = row.h_conn_state == ConnectionState.CONNECTED
             # As on the health page: what is missing matters while the authorization is in use.
-            missing.add_metric([label], len((conn.missing_scopes or "").split())
+            # Required capabilities Zoom did not grant or refused (keys, space-separated).
+            missing.add_metric([label], len((conn.missing_capabilities or "").split())
                                if connected and conn else 0)
             if connected:
                 since = max(_timestamp(row.h_last_event_at),

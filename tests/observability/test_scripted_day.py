@@ -17,11 +17,12 @@ import responses
 from django.utils import timezone
 
 from observability.metrics import CELERY_TASKS
+from zoom_integration.capabilities import capability_state
 from zoom_integration.client import ZoomClient
 from zoom_integration.exceptions import ReauthorizationRequiredError, ZoomAPIError
 from zoom_integration.models import ZoomConnection, ZoomMeeting
-from zoom_integration.oauth import access_token_get, scopes_missing
-from zoom_integration.zoom import REQUIRED_SCOPE_NAMES
+from zoom_integration.oauth import access_token_get
+from zoom_integration.zoom import CAPABILITIES
 
 from .conftest import API, samples, scrape, value
 
@@ -31,7 +32,9 @@ UUID = "mtgUUID1=="
 MEETING = f"{API}/metrics/meetings/mtgUUID1%3D%3D"
 TOKEN_URL = "https://zoom.us/oauth/token"  # noqa: S105
 # Every scope the portal asks for but one: the refresh leaves one capability missing.
-GRANTED = " ".join(s for s in REQUIRED_SCOPE_NAMES if s != "group:read:admin")
+# A classic app without "View groups": two capabilities (list groups, list members) missing.
+GRANTED = " ".join(sorted({name for c in CAPABILITIES for name in c.classic}
+                          - {"group:read:admin"}))
 
 
 def signed(secret_token: str, body: bytes) -> dict:
@@ -125,7 +128,7 @@ def test_each_counter_matches_the_day(connected, client, django_capture_on_commi
     last_event = value(midday, "portal_tenant_last_event_timestamp_seconds", tenant=tenant.slug)
     assert last_event == pytest.approx(time.time(), abs=120)
     assert value(midday, "portal_tenant_missing_capabilities", tenant=tenant.slug) == len(
-        scopes_missing(GRANTED)) == 1
+        capability_state(scope=GRANTED).missing) == 2
 
     # The refresh token dies: the next refresh is answered invalid_grant.
     responses.post(TOKEN_URL, status=400, json={"error": "invalid_grant",
