@@ -250,7 +250,9 @@ def test_worker_killed_mid_task_the_task_completes_once_elsewhere(fault_db, pg_c
             web = stack.start_web()
             first = stack.start_worker(name="w1", queues="webhooks,metrics", concurrency=1)
             ended = zoom.end_meeting(client_id=tenant["client_id"], participants=60, minutes=20)
-            zoom.set_faults(delay=0.4)  # every /v2/ call slow: the fetch takes seconds
+            # Every /v2/ call slow: the fetch takes about 12 s, so the kill below lands mid-task
+            # even when starting the second worker is slow on a busy machine.
+            zoom.set_faults(delay=1.5)
             status, _ = deliver(web, tenant, compact(ended["event"]))
             assert status == 200
 
