@@ -125,18 +125,20 @@ def test_reason_text_for_a_stream_or_metric_without_a_label():
 
 # --- survivors of the second mutation run --------------------------------------------------------
 
-def test_a_sample_that_is_not_an_object_is_kept_whole():
-    assert sample_parse("junk") == ParsedSample(None, {}, {}, {}, {"_": "junk"})
-    assert sample_parse([1]) == ParsedSample(None, {}, {}, {}, {"_": [1]})
+def test_a_sample_that_is_not_an_object_is_kept_whole_and_counted():
+    assert sample_parse("junk") == ParsedSample(None, {}, {}, {}, {"_": "junk"}, warnings=1)
+    assert sample_parse([1]) == ParsedSample(None, {}, {}, {}, {"_": [1]}, warnings=1)
 
 
-def test_an_odd_stream_block_is_kept_and_the_next_streams_still_parsed():
+def test_an_odd_stream_block_is_skipped_whole_and_the_next_streams_still_parsed():
+    # A block that is not an object, or holds a value that will not parse, is skipped whole
+    # (its raw text kept, a warning counted): half a block would mix measured and missing.
     parsed = sample_parse({"audio_input": "weird", "video_input": {"latency": "2 s",
                                                                    "resolution": "big"},
                            "as_input": {"resolution": "-", "frame_rate": "3 fps"}})
     assert parsed.unparsed == {"audio_input": "weird", "video_input.resolution": "big"}
-    assert parsed.metrics == {"video_input": {"latency_ms": 2000.0},
-                              "as_input": {"frame_rate_fps": 3.0}}
+    assert parsed.metrics == {"as_input": {"frame_rate_fps": 3.0}}
+    assert parsed.warnings == 2
 
 
 def test_summaries_round_to_three_decimals():
