@@ -240,9 +240,12 @@ def test_sandbox_meeting_ends_and_its_page_shows_a_chart(page, live_server, acme
 
     _wait_for(fetched, timeout=60, what="the meeting's metrics fetch", worker=real_worker)
     meeting = ZoomMeeting.objects.get(tenant=acme, uuid=ended["uuid"])
+    # Four join sessions; Zoom's list repeats a person who rejoined, so fewer people.
     assert meeting.participants.count() == 4
+    people = meeting.people.count()
+    assert 0 < people < 4
 
     admin_login(page, "boss", f"/admin/zoom_integration/zoommeeting/?tenant__id__exact={acme.pk}")
     page.click("text=Sandbox all-hands")
     page.wait_for_load_state()
-    _meeting_page_checks(page, meeting.pk, 4)
+    _meeting_page_checks(page, meeting.pk, people)
