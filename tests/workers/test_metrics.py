@@ -16,13 +16,14 @@ from zoom_integration.metrics import (
     metrics_parked_resume,
 )
 from zoom_integration.models import (
-    QosSample,
+    QosMinute,
     ZoomConnection,
     ZoomMeeting,
     ZoomParticipant,
     ZoomUser,
 )
 from zoom_integration.models.metrics import FetchStatus
+from zoom_integration.qos_store import qos_samples_read
 
 from .conftest import API
 
@@ -106,7 +107,7 @@ def test_fetch_stores_participants_samples_and_classification(connected):
     assert host.user.zoom_id == "U0" and host.quality == "good" and host.mos > 4
     guest = ZoomParticipant.objects.get(meeting=meeting, position=2)
     assert guest.zoom_participant_id == "" and guest.qos_samples.count() == 3
-    sample = QosSample.objects.filter(participant=host).first()
+    sample = qos_samples_read(meeting_id=meeting.pk, participant_ids=[host.pk])[0]
     assert sample.metrics["audio_input"]["latency_ms"] == 41.0
     assert sample.metrics["video_input"]["resolution"] == "1280x720"
     qos_calls = [c for c in responses.calls if c.request.url.startswith(f"{PATH}/participants/qos")]
@@ -122,7 +123,7 @@ def test_refetch_replaces_without_duplicates(connected):
     summary = dashboard_metrics_fetch(tenant=connected, meeting=meeting)
     assert summary["participants"] == 5 and summary["qos_samples"] == 20
     assert ZoomParticipant.objects.filter(meeting=meeting).count() == 5
-    assert QosSample.objects.filter(meeting=meeting).count() == 20
+    assert QosMinute.objects.filter(meeting=meeting).count() == 20
     assert not first_ids & set(ZoomParticipant.objects.values_list("pk", flat=True))
 
 
@@ -257,6 +258,7 @@ def test_odd_dashboard_values_are_stored_not_crashed_on(connected):
         {"user_id": "2", "user_qos": None}]})
     summary = dashboard_metrics_fetch(tenant=connected, meeting=_meeting(connected))
     assert summary["participants"] == 2 and summary["qos_samples"] == 2
-    sample = QosSample.objects.filter(meeting__uuid=UUID).order_by("pk").first()
+    meeting_id = ZoomMeeting.objects.get(uuid=UUID).pk
+    sample = qos_samples_read(meeting_id=meeting_id)[0]
     assert sample.unparsed["audio_input.latency"] == "12 parsecs"
     assert ZoomParticipant.objects.get(zoom_user_id="1").user_name == "Ana"

@@ -24,12 +24,13 @@ from django.db.models.functions import Cast, Coalesce
 from tenants.models import Tenant
 
 from ..charts import ChartSeries, Threshold, line_chart_svg
-from ..models import QosSample, ZoomGroupMembership, ZoomMeeting, ZoomParticipant, ZoomUser
+from ..models import ZoomGroupMembership, ZoomMeeting, ZoomParticipant, ZoomUser
 from ..models.metrics import Quality
+from ..qos_store import qos_sample_count_subquery, qos_samples_read
 from ..zoom import STREAM_LABELS, STREAMS
 from .subqueries import count_subquery
 
-# Chart metric -> (label, unit, keys in QosSample.metrics[stream], tried in order).
+# Chart metric -> (label, unit, keys in a sample's metrics[stream], tried in order).
 CHART_METRICS = {
     "latency": ("Latency (round trip)", "ms", ("latency_ms", "latency")),
     "jitter": ("Jitter", "ms", ("jitter_ms", "jitter")),
@@ -104,8 +105,8 @@ def meeting_quality_list(*, tenant: Tenant | None = None, **filters) -> QuerySet
 
 def meeting_participants(*, meeting: ZoomMeeting) -> QuerySet[ZoomParticipant]:
     return (ZoomParticipant.objects.filter(meeting=meeting).select_related("user")
-            .annotate(q_samples=count_subquery(QosSample.objects.filter(
-                participant=OuterRef("pk")))).order_by("position"))
+            .annotate(q_samples=qos_sample_count_subquery(meeting_id=meeting.pk))
+            .order_by("position"))
 
 
 def _number(value) -> float | None:
@@ -142,18 +143,17 @@ class ParticipantSeries:
 
 def meeting_qos_series(*, meeting: ZoomMeeting,
                        participant_ids: list[int] | None = None) -> dict[int, ParticipantSeries]:
-    """Per participant, latency/jitter/loss over time per stream, from QosSample.metrics.
+    """Per participant, latency/jitter/loss over time per stream, from the stored samples.
 
     One query for the whole meeting. Streams without a single number are dropped, so charts
     show only what Zoom measured; a missing value inside a series stays None (a gap).
     """
-    samples = QosSample.objects.filter(meeting=meeting).order_by("participant_id", "sampled_at")
-    if participant_ids is not None:
-        samples = samples.filter(participant_id__in=participant_ids)
+    wanted = {key for _label, _unit, keys in CHART_METRICS.values() for key in keys}
     raw: dict[int, list[tuple[dt.datetime, dict]]] = defaultdict(list)
-    for pid, sampled_at, metrics in samples.values_list("participant_id", "sampled_at",
-                                                        "metrics"):
-        raw[pid].append((sampled_at, metrics if isinstance(metrics, dict) else {}))
+    for row in qos_samples_read(meeting_id=meeting.pk, participant_ids=participant_ids,
+                                metric_keys=wanted):
+        raw[row.participant_id].append(
+            (row.sampled_at, row.metrics if isinstance(row.metrics, dict) else {}))
     result: dict[int, ParticipantSeries] = {}
     for pid, rows in raw.items():
         series: Series = {}
@@ -213,7 +213,8 @@ class MeetingPage:
 def meeting_page(*, meeting: ZoomMeeting) -> MeetingPage:
     """Participants, QoS series and SVG charts of one meeting (three queries)."""
     participants = list(meeting_participants(meeting=meeting))
-    series = meeting_qos_series(meeting=meeting)
+    # Past the retention only the per-participant results are left: nothing to chart.
+    series = {} if meeting.qos_expired_at else meeting_qos_series(meeting=meeting)
     worst = meeting_worst_series(series)
     meeting_charts = [
         line_chart_svg(
