@@ -328,6 +328,9 @@ def qos_partition_create(*, month: dt.datetime) -> bool:
     quote = connection.ops.quote_name
     bounds = f"FOR VALUES FROM ('{start.isoformat()}') TO ('{end.isoformat()}')"
     with transaction.atomic(), connection.cursor() as cursor:
+        # PostgreSQL refuses DDL on a table with foreign-key checks still pending in this
+        # transaction (the deferred ones Django creates): run them now instead of at commit.
+        cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
         cursor.execute("SELECT to_regclass(%s)", [name])
         if cursor.fetchone()[0] is not None:
             return False
@@ -384,6 +387,9 @@ def qos_retention(*, days: int, now: dt.datetime | None = None) -> dict:
     dropped = []
     with transaction.atomic():
         meeting_ids = list(expired.select_for_update(of=("self",)).values_list("pk", flat=True))
+        if connection.vendor == "postgresql":
+            with connection.cursor() as cursor:  # see qos_partition_create
+                cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
         for name, _start, end in partitions_list():
             if end <= cutoff:
                 with connection.cursor() as cursor:
