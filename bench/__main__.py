@@ -22,6 +22,7 @@ BENCHMARKS = {
     "e2e_latency": "bench.e2e_latency",
     "user_sync": "bench.user_sync",
     "scale_out": "bench.scale_out",
+    "qos_storage": "bench.qos_storage",
 }
 DOCS = ROOT / "docs" / "benchmarks.md"
 # Above this share of the CPUs busy before a benchmark starts, its figures are marked as taken on

@@ -19,8 +19,8 @@ table until `manage.py qos_migrate_samples` moves them; reads fall back to it me
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import json
-import math
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -77,52 +77,60 @@ class QosRow:
     unparsed: dict
 
 
-# --- encoding --------------------------------------------------------------------------------
+# --- encoding ------------------------------------------------------------------------------
 
-def _scaled(value, scale: int, bounds: tuple[int, int]) -> int | None:
-    """The integer that stores `value` exactly at `scale`, else None (it goes to `extra`)."""
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        return None
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    stored = round(value * scale)
-    if not bounds[0] <= stored <= bounds[1] or stored / scale != value:
-        return None
-    return stored
+# Position of each column in an encoded row (values, then resolutions), and per place (stream,
+# "cpu", "wifi") the key -> (position, scale, low, high) of its numbers. Table-driven, because
+# this runs for every participant-minute (60,000 for a 1,000-person hour).
+ENCODED_COLUMNS = (*VALUE_COLUMNS, *RESOLUTION_COLUMNS)
+_POSITION = {column: i for i, column in enumerate(ENCODED_COLUMNS)}
+_TABLES: dict[str, dict[str, tuple[int, int, int, int]]] = {
+    place: {key: (_POSITION[column], scale, bounds[0], bounds[1])
+            for key, (column, scale, bounds) in keys.items()}
+    for place, keys in _BY_PLACE.items()}
+_RES_POSITIONS = {s: (_POSITION[f"{s}_width"], _POSITION[f"{s}_height"]) for s in PICTURE_STREAMS}
+_KINDS = {"cpu": 1, "wifi": 2}
 
 
-def _flat(values, place: str, out: dict) -> dict | object | None:
+def _fill(block: dict, place: str, out: list) -> dict | None:
     """Puts the numbers of one block (a stream, cpu or wifi) into `out`; returns what is left
-    for `extra` (None when nothing)."""
-    if not isinstance(values, dict):
-        return values
-    left = {}
-    specs = _BY_PLACE.get(place, {})
-    for key, value in values.items():
-        spec = specs.get(key)
-        stored = _scaled(value, spec[1], spec[2]) if spec else None
-        if stored is None and key == "resolution" and place in PICTURE_STREAMS:
-            match = _RESOLUTION.match(value) if isinstance(value, str) else None
-            width, height = (int(match[1]), int(match[2])) if match else (0, 0)
-            if match and f"{width}x{height}" == value and max(width, height) <= SMALLINT[1]:
-                out[f"{place}_width"], out[f"{place}_height"] = width, height
+    for `extra` (None when nothing; {} for an empty block, so it reads back as it was)."""
+    table = _TABLES.get(place, {})
+    left = None
+    for key, value in block.items():
+        spec = table.get(key)
+        if spec is not None and (value.__class__ is float or value.__class__ is int):
+            position, scale, low, high = spec
+            try:
+                stored = round(value * scale)
+            except (OverflowError, ValueError):  # inf, nan
+                stored = None
+            if stored is not None and low <= stored <= high and stored / scale == value:
+                out[position] = stored
                 continue
-        if stored is None:
-            left[key] = value
-        else:
-            out[spec[0]] = stored
-    # An empty block is kept as {} so it reads back as it was written.
-    return left if left or not values else None
+        elif key == "resolution" and value.__class__ is str and place in _RES_POSITIONS:
+            match = _RESOLUTION.match(value)
+            if match:
+                width, height = int(match[1]), int(match[2])
+                if f"{width}x{height}" == value and max(width, height) <= SMALLINT[1]:
+                    w_at, h_at = _RES_POSITIONS[place]
+                    out[w_at], out[h_at] = width, height
+                    continue
+        if left is None:
+            left = {}
+        left[key] = value
+    return {} if not block else left
 
 
-def encode(*, metrics, cpu, wifi, unparsed) -> tuple[dict, dict | None]:
-    """(column values, extra) for one parsed sample."""
-    out: dict = {}
+def encode_row(*, metrics, cpu, wifi, unparsed) -> tuple[list, dict | None]:
+    """(values in ENCODED_COLUMNS order, extra) for one parsed sample."""
+    out: list = [None] * len(ENCODED_COLUMNS)
     extra: dict = {}
     if isinstance(metrics, dict):
         rest = {}
         for stream, block in metrics.items():
-            left = _flat(block, stream, out) if stream in STREAMS else block
+            left = _fill(block, stream, out) if stream in _TABLES and isinstance(
+                block, dict) else block
             if left is not None:
                 rest[stream] = left
         if rest:
@@ -130,14 +138,21 @@ def encode(*, metrics, cpu, wifi, unparsed) -> tuple[dict, dict | None]:
     else:
         extra["metrics"] = metrics
     for place, block in (("cpu", cpu), ("wifi", wifi)):
-        left = _flat(block, place, out)
-        if left is not None and left != {}:
-            extra[place] = left
-        elif not isinstance(block, dict):
+        if not isinstance(block, dict):
             extra[place] = block
+            continue
+        left = _fill(block, place, out)
+        if left:
+            extra[place] = left
     if unparsed:
         extra["unparsed"] = unparsed
     return out, (extra or None)
+
+
+def encode(*, metrics, cpu, wifi, unparsed) -> tuple[dict, dict | None]:
+    """(column -> value for the columns used, extra) for one parsed sample."""
+    out, extra = encode_row(metrics=metrics, cpu=cpu, wifi=wifi, unparsed=unparsed)
+    return {c: v for c, v in zip(ENCODED_COLUMNS, out, strict=True) if v is not None}, extra
 
 
 def _merge(base, patch):
@@ -148,28 +163,42 @@ def _merge(base, patch):
     return patch
 
 
-def decode(values: dict, extra: dict | None) -> tuple[dict, dict, dict, dict]:
-    """(metrics, cpu, wifi, unparsed) from a row's column values and `extra`."""
+@functools.lru_cache(maxsize=8)
+def _decoder(columns: tuple[str, ...]):
+    """For a tuple of read columns: (position, kind, place, key, scale) of each number, and
+    (place, width position, height position) of each resolution."""
+    numbers = []
+    for at, column in enumerate(columns):
+        for c, where, key, scale, _range in _SPECS:
+            if c == column:
+                numbers.append((at, _KINDS.get(where, 0), where, key, scale))
+    sizes = [(s, columns.index(f"{s}_width"), columns.index(f"{s}_height"))
+             for s in PICTURE_STREAMS if f"{s}_width" in columns]
+    return tuple(numbers), tuple(sizes)
+
+
+def decode_row(columns: tuple[str, ...], values, extra) -> tuple[dict, dict, dict, dict]:
+    """(metrics, cpu, wifi, unparsed) from the values of `columns` and `extra`."""
+    numbers, sizes = _decoder(columns)
     metrics: dict = {}
     cpu: dict = {}
     wifi: dict = {}
-    for column, where, key, scale, _range in _SPECS:
-        stored = values.get(column)
+    for at, kind, place, key, scale in numbers:
+        stored = values[at]
         if stored is None:
             continue
-        number = float(stored) / scale
-        if where == "cpu":
-            cpu[key] = number
-        elif where == "wifi":
-            wifi[key] = number
+        if kind == 0:
+            block = metrics.get(place)
+            if block is None:
+                block = metrics[place] = {}
+            block[key] = stored / scale
         else:
-            metrics.setdefault(where, {})[key] = number
-    for stream in PICTURE_STREAMS:
-        width = values.get(f"{stream}_width")
-        if width is not None:
-            height = values[f"{stream}_height"]
-            metrics.setdefault(stream, {})["resolution"] = f"{width}x{height}"
-    extra = extra or {}
+            (cpu if kind == 1 else wifi)[key] = stored / scale
+    for place, w_at, h_at in sizes:
+        if values[w_at] is not None:
+            metrics.setdefault(place, {})["resolution"] = f"{values[w_at]}x{values[h_at]}"
+    if not extra:
+        return metrics, cpu, wifi, {}
     if "metrics" in extra:
         metrics = _merge(metrics, extra["metrics"])
     if "cpu" in extra:
@@ -179,13 +208,16 @@ def decode(values: dict, extra: dict | None) -> tuple[dict, dict, dict, dict]:
     return metrics, cpu, wifi, extra.get("unparsed") or {}
 
 
-# --- writing ---------------------------------------------------------------------------------
+def decode(values: dict, extra: dict | None) -> tuple[dict, dict, dict, dict]:
+    """(metrics, cpu, wifi, unparsed) from a row's column values and `extra`."""
+    return decode_row(ENCODED_COLUMNS, [values.get(c) for c in ENCODED_COLUMNS], extra)
+
+
+# --- writing ---------------------------------------------------------------------------
 
 def _row_values(pid, mid, sampled_at, ended_at, metrics, cpu, wifi, unparsed) -> tuple:
-    values, extra = encode(metrics=metrics, cpu=cpu, wifi=wifi, unparsed=unparsed)
-    get = values.get
-    return (pid, mid, sampled_at, ended_at, *(get(c) for c in VALUE_COLUMNS),
-            *(get(c) for c in RESOLUTION_COLUMNS), extra)
+    values, extra = encode_row(metrics=metrics, cpu=cpu, wifi=wifi, unparsed=unparsed)
+    return (pid, mid, sampled_at, ended_at, *values, extra)
 
 
 def qos_samples_write(*, ended_at: dt.datetime, rows: Iterable[tuple]) -> int:
@@ -247,9 +279,8 @@ def qos_samples_read(*, meeting_id: int, participant_ids: Iterable[int] | None =
     rows = []
     names = ("participant_id", "sampled_at", "extra", *columns)
     for record in qs.order_by("participant_id", "sampled_at", "id").values_list(*names):
-        values = dict(zip(columns, record[3:], strict=True))
-        metrics, cpu, wifi, unparsed = decode(values, record[2])
-        if metric_keys is not None:
+        metrics, cpu, wifi, unparsed = decode_row(columns, record[3:], record[2])
+        if metric_keys is not None and record[2]:  # keys kept in extra may be others
             metrics = {s: {k: v for k, v in block.items() if k in metric_keys}
                        if isinstance(block, dict) else block for s, block in metrics.items()}
         rows.append(QosRow(record[0], record[1], metrics, cpu, wifi, unparsed))
