@@ -313,6 +313,7 @@ def _store(*, tenant, meeting, client, detail, listed, thresholds, progress) -> 
         meeting.worst_metric = worst
         meeting.quality = quality
         meeting.qos_samples = total_samples
+        meeting.qos_expired_at = None  # a refetch brings minute-by-minute data back
         meeting.fetched_at = timezone.now()
         meeting.fetch_status = FetchStatus.DONE
         meeting.last_error = ""
