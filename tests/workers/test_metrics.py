@@ -262,3 +262,13 @@ def test_odd_dashboard_values_are_stored_not_crashed_on(connected):
     sample = qos_samples_read(meeting_id=meeting_id)[0]
     assert sample.unparsed["audio_input.latency"] == "12 parsecs"
     assert ZoomParticipant.objects.get(zoom_user_id="1").user_name == "Ana"
+
+
+@responses.activate
+def test_a_refetch_of_an_expired_meeting_brings_its_minutes_back(connected):
+    _serve_meeting(n_participants=2, minutes=2)
+    meeting = _meeting(connected, qos_expired_at=timezone.now())
+    summary = dashboard_metrics_fetch(tenant=connected, meeting=meeting)
+    meeting.refresh_from_db()
+    assert meeting.qos_expired_at is None
+    assert QosMinute.objects.filter(meeting=meeting).count() == summary["qos_samples"] == 4
