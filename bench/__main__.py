@@ -24,6 +24,7 @@ BENCHMARKS = {
     "scale_out": "bench.scale_out",
     "fairness": "bench.fairness",
     "call_budget": "bench.call_budget",
+    "qos_storage": "bench.qos_storage",
 }
 DOCS = ROOT / "docs" / "benchmarks.md"
 # Above this share of the CPUs busy before a benchmark starts, its figures are marked as taken on

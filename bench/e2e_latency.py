@@ -96,11 +96,11 @@ def run(*, quick: bool = False, profile: bool = True) -> dict:
                 "client_id": SECRETS["client_id"], "participants": size, "minutes": minutes})
             meeting, finished = _wait_meeting(ended["uuid"], timeout=60 + size * 0.3)
             e2e = finished - started
-            from zoom_integration.models import QosSample, ZoomWebhookDelivery
+            from zoom_integration.models import QosMinute, ZoomWebhookDelivery
 
             status = meeting.fetch_status if meeting else "no meeting row"
             delivery = ZoomWebhookDelivery.objects.filter(body__contains=ended["uuid"]).first()
-            stored_samples = QosSample.objects.filter(meeting=meeting).count() if meeting else 0
+            stored_samples = QosMinute.objects.filter(meeting=meeting).count() if meeting else 0
             db_seconds = dispatch_ms = None
             if meeting and delivery and meeting.fetched_at:
                 db_seconds = round((meeting.fetched_at - delivery.received_at).total_seconds(), 3)

@@ -59,7 +59,7 @@ def run(*, quick: bool = False, profile: bool = True) -> dict:
         stack.start_sandbox(users=500, groups=5,
                             event_url=f"http://localhost:{gunicorn.extra['port']}/zoom/event")
         stack.connect_tenant(tenant)
-        from zoom_integration.models import QosSample, ZoomMeeting
+        from zoom_integration.models import QosMinute, ZoomMeeting
 
         measured = []
         runs = [(n, None) for n in counts]
@@ -87,7 +87,7 @@ def run(*, quick: bool = False, profile: bool = True) -> dict:
             stats = stack.sandbox_control("GET", "stats")
             heavy = stats["rate_limits"].get(ACCOUNT_ID, {}).get("Heavy", {})
             ids = list(ZoomMeeting.objects.filter(uuid__in=uuids).values_list("pk", flat=True))
-            samples = QosSample.objects.filter(meeting_id__in=ids).count()
+            samples = QosMinute.objects.filter(meeting_id__in=ids).count()
             done = sum(1 for s in statuses.values() if s == "done")
             row = {
                 "workers": n, "meetings": burst[0], "participants": burst[1],

@@ -16,7 +16,7 @@ from zoom_integration.models import (
     ApiUsage,
     ConnectionState,
     DeliveryStatus,
-    QosSample,
+    QosMinute,
     SyncRun,
     ZoomConnection,
     ZoomGroup,
@@ -27,6 +27,7 @@ from zoom_integration.models import (
     ZoomUser,
     ZoomWebhookDelivery,
 )
+from zoom_integration.qos_store import qos_samples_write
 
 # A fixed start for meetings and their samples.
 T0 = dt.datetime(2026, 11, 20, 9, 0, tzinfo=dt.UTC)
@@ -203,10 +204,12 @@ def add_samples(participant, *, minutes=5, latency=40.0, jitter=3.0, loss=0.1, v
             metrics["video_input"] = {"latency_ms": latency * 2, "jitter_ms": jitter * 2,
                                       "avg_loss_pct": loss, "frame_rate_fps": 25.0,
                                       "resolution": "1280*720"}
-        rows.append(QosSample(participant=participant, meeting=participant.meeting,
-                              sampled_at=T0 + dt.timedelta(minutes=i + 1), metrics=metrics))
-    QosSample.objects.bulk_create(rows)
-    return rows
+        rows.append((participant.pk, participant.meeting_id, T0 + dt.timedelta(minutes=i + 1),
+                     metrics, {}, {}, {}))
+    meeting = participant.meeting
+    qos_samples_write(ended_at=meeting.end_time or T0 + dt.timedelta(minutes=minutes),
+                      rows=rows)
+    return list(QosMinute.objects.filter(participant=participant).order_by("sampled_at"))
 
 
 def add_usage(tenant, *, calls, category="Heavy", day=None, rate_limited=0):

@@ -8,20 +8,20 @@ call: status, retry and park decisions) and `metrics_parked_resume` (beat: re-qu
 parked on Zoom's daily limit). Zoom's Dashboard API and its rate limits:
 https://developers.zoom.us/docs/api/rest/rate-limits/; classification: `quality.py`.
 
-Writes per QoS page are one bulk INSERT (one row per participant-minute), so a 1,000-person
-hour is about 100 inserts, not 60,000; summaries are kept as running min/sum/max.
+Writes per QoS page are one `qos_store.qos_samples_write` (a COPY of one compact row per
+participant-minute), so a 1,000-person hour is about 100 writes, not 60,000; summaries are
+kept as running min/sum/max.
 """
 
 from __future__ import annotations
 
-import json
 import logging
 import random
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
 from django.conf import settings
-from django.db import connection, transaction
+from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
 
@@ -44,7 +44,6 @@ from .exceptions import (
 from .fairness import LOWEST_PRIORITY, fair_sharing, tenant_fetch_priority
 from .fields import aware_datetime, jsonable, text
 from .models import (
-    QosSample,
     ZoomConnection,
     ZoomMeeting,
     ZoomMeetingPerson,
@@ -53,6 +52,7 @@ from .models import (
 )
 from .models.metrics import FetchStatus, MeetingKind
 from .people import WAITING_ROOM, PersonGroup, people_group
+from .qos_store import qos_samples_delete, qos_samples_write
 from .quality import (
     DEFAULT_THRESHOLDS,
     QualityThresholds,
@@ -68,7 +68,6 @@ logger = logging.getLogger(__name__)
 
 Progress = Callable[[int, int | None], None]
 
-QOS_BATCH = 2000
 # Zoom needs "a minute or two" after the end before the dashboard has data; retry 3001/404
 # with backoff for up to an hour.
 NOT_READY_MAX_SECONDS = 3600
@@ -253,7 +252,7 @@ def _store(*, tenant, meeting, client, detail, listed, thresholds, progress) -> 
     with transaction.atomic():
         # Serialises concurrent fetches of one instance: the second replaces the first's rows.
         ZoomMeeting.objects.select_for_update().filter(pk=meeting.pk).first()
-        QosSample.objects.filter(meeting=meeting).delete()
+        qos_samples_delete(meeting_id=meeting.pk)
         ZoomParticipant.objects.filter(meeting=meeting).delete()
         ZoomMeetingPerson.objects.filter(meeting=meeting).delete()
 
@@ -271,6 +270,8 @@ def _store(*, tenant, meeting, client, detail, listed, thresholds, progress) -> 
         done = 0
         expected = int(detail.get("participants") or 0) or len(rows) or None
         fallback_time = meeting.end_time or aware_datetime(detail.get("end_time")) or timezone.now()
+        # The partition key of every sample: the end this fetch stores on the meeting.
+        ended_at = aware_datetime(detail.get("end_time")) or fallback_time
         for page in client.prefetch(client.dashboard_qos_pages(meeting.kind, meeting.uuid)):
             entries = [e for e in page.get("participants") or [] if isinstance(e, dict)]
             # QoS entries the participant list did not have: one INSERT for the page.
@@ -303,7 +304,7 @@ def _store(*, tenant, meeting, client, detail, listed, thresholds, progress) -> 
                     batch.append((row.pk, meeting.pk, sampled_at, parsed.metrics, parsed.cpu,
                                   parsed.wifi, parsed.unparsed))
             if batch:
-                _qos_insert(batch)
+                qos_samples_write(ended_at=ended_at, rows=batch)
                 total_samples += len(batch)
             done += len(entries)
             if progress is not None:
@@ -336,6 +337,7 @@ def _store(*, tenant, meeting, client, detail, listed, thresholds, progress) -> 
         meeting.worst_metric = worst
         meeting.quality = quality
         meeting.qos_samples = total_samples
+        meeting.qos_expired_at = None  # a refetch brings minute-by-minute data back
         meeting.fetched_at = timezone.now()
         meeting.fetch_status = FetchStatus.DONE
         meeting.last_error = ""
@@ -390,30 +392,6 @@ def _first(group: PersonGroup, attribute: str):
         if value:
             return value
     return None
-
-
-_QOS_COLUMNS = ("participant", "meeting", "sampled_at", "metrics", "cpu", "wifi", "unparsed")
-
-
-def _qos_insert(rows: list[tuple]) -> None:
-    """One page of QoS rows: COPY on PostgreSQL (no per-row ORM work: 60,000 rows in
-    seconds), bulk_create elsewhere. Rows: (participant_id, meeting_id, sampled_at, metrics,
-    cpu, wifi, unparsed)."""
-    if connection.vendor != "postgresql":
-        QosSample.objects.bulk_create(
-            [QosSample(participant_id=r[0], meeting_id=r[1], sampled_at=r[2], metrics=r[3],
-                       cpu=r[4], wifi=r[5], unparsed=r[6]) for r in rows],
-            batch_size=QOS_BATCH)
-        return
-    meta = QosSample._meta
-    quote = connection.ops.quote_name
-    columns = ", ".join(quote(meta.get_field(f).column) for f in _QOS_COLUMNS)
-    dumps = json.dumps
-    with connection.cursor() as cursor, cursor.cursor.copy(
-            f"COPY {quote(meta.db_table)} ({columns}) FROM STDIN") as copy:
-        for pid, mid, at, metrics, cpu, wifi, unparsed in rows:
-            copy.write_row((pid, mid, at, dumps(metrics), dumps(cpu), dumps(wifi),
-                            dumps(unparsed)))
 
 
 def dashboard_unavailable_mark(*, tenant, error: str = "") -> None:

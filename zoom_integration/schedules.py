@@ -35,4 +35,13 @@ BEAT_SCHEDULE = {
         "task": "zoom_integration.tasks.sync_overview_due",
         "schedule": crontab(minute="17"),
     },
+    # Per-minute QoS: next months' partitions created ahead, and the retention, once a day.
+    "zoom-metrics-qos-partitions-ensure": {
+        "task": "zoom_integration.tasks.metrics_qos_partitions_ensure",
+        "schedule": crontab(minute="5", hour="1"),
+    },
+    "zoom-metrics-qos-retention": {
+        "task": "zoom_integration.tasks.metrics_qos_retention",
+        "schedule": crontab(minute="35", hour="1"),
+    },
 }

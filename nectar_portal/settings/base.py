@@ -318,6 +318,9 @@ ZOOM_BACKFILL_DAYS = env.int("ZOOM_BACKFILL_DAYS", default=7)
 # The account overview: days of quality counts fetched (one call a day each), and how often.
 ZOOM_OVERVIEW_DAYS = env.int("ZOOM_OVERVIEW_DAYS", default=7)
 ZOOM_OVERVIEW_INTERVAL_HOURS = env.int("ZOOM_OVERVIEW_INTERVAL_HOURS", default=24)
+# Days of per-minute QoS kept (per-participant results stay for ever); a daily task expires
+# older meetings' samples, dropping whole monthly partitions on PostgreSQL.
+QOS_RETENTION_DAYS = env.int("QOS_RETENTION_DAYS", default=90)
 
 # --- Portal URLs handed to customers ----------------------------------------------------------
 PORTAL_URL_SCHEME = env.str("PORTAL_URL_SCHEME", default="https")

@@ -45,7 +45,7 @@ from tests.factories import (
 )
 from zoom_integration.models import (
     ApiUsage,
-    QosSample,
+    QosMinute,
     SyncRun,
     WebhookRejection,
     ZoomConnection,
@@ -106,7 +106,7 @@ def test_discovery_finds_the_admins_of_tenant_data():
             "zoom_integration.SyncRun", "zoom_integration.WebhookRejection",
             "zoom_integration.TenantHealth", "portal_security.TenantAccess"} <= labels
     assert tenant_path(ZoomParticipant) == "meeting__tenant"
-    assert tenant_path(QosSample) in ("meeting__tenant", "participant__meeting__tenant")
+    assert tenant_path(QosMinute) in ("meeting__tenant", "participant__meeting__tenant")
     assert "auth.User" not in labels
 
 
@@ -132,7 +132,7 @@ def build_world(tenant: Tenant, mark: str) -> dict[type, object]:
     participant = rows[ZoomParticipant] = ParticipantFactory(
         meeting=meeting, user=user, user_name=f"{mark} participant",
         email=f"{mark}-p@cust.example")
-    rows[QosSample] = add_samples(participant, minutes=2)[0]
+    rows[QosMinute] = add_samples(participant, minutes=2)[0]
     rows[ApiUsage] = add_usage(tenant, calls=5, category=f"{mark}"[:24])
     rows[ZoomWebhookDelivery] = ZoomWebhookDeliveryFactory(
         tenant=tenant, dedupe_key=f"meeting.ended:{mark}-uuid==", account_id=f"acct{mark}",

@@ -70,14 +70,14 @@ def lease_expire(*, slug: str) -> int:
 
 
 def meeting_summary(*, uuid: str) -> dict:
-    from zoom_integration.models import QosSample, ZoomMeeting, ZoomParticipant
+    from zoom_integration.models import QosMinute, ZoomMeeting, ZoomParticipant
 
     meeting = ZoomMeeting.objects.filter(uuid=uuid).first()
     if meeting is None:
         return {}
     return {"fetch_status": meeting.fetch_status, "fetch_attempts": meeting.fetch_attempts,
             "participants": ZoomParticipant.objects.filter(meeting=meeting).count(),
-            "qos_samples": QosSample.objects.filter(participant__meeting=meeting).count(),
+            "qos_samples": QosMinute.objects.filter(participant__meeting=meeting).count(),
             "last_error": meeting.last_error}
 
 

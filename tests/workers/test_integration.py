@@ -108,7 +108,7 @@ def test_users_and_groups_synced_from_the_sandbox(zoom, tenant):
 
 def test_an_ended_meeting_event_in_metrics_out(zoom, tenant, broker):
     from zoom_integration.metrics import meeting_ended_record
-    from zoom_integration.models import QosSample, ZoomMeeting
+    from zoom_integration.models import QosMinute, ZoomMeeting
 
     app = _connect(zoom, tenant)
     ended = zoom.end_meeting(client_id=app["client_id"], participants=25, minutes=6)
@@ -120,7 +120,7 @@ def test_an_ended_meeting_event_in_metrics_out(zoom, tenant, broker):
     meeting.refresh_from_db()
     assert meeting.fetch_status == "done", meeting.last_error
     assert (meeting.participants_count, meeting.sessions_count) == (20, 23)  # people, sessions
-    assert meeting.qos_samples == QosSample.objects.filter(meeting=meeting).count() > 25
+    assert meeting.qos_samples == QosMinute.objects.filter(meeting=meeting).count() > 25
     assert meeting.quality in ("good", "poor")
 
 
@@ -151,7 +151,7 @@ def test_two_workers_share_the_rate_limit(zoom, tenant, broker):
 
 def test_a_worker_killed_mid_task_and_the_task_completed_once(zoom, tenant, broker):
     from zoom_integration.metrics import meeting_ended_record
-    from zoom_integration.models import QosSample, ZoomMeeting, ZoomParticipant
+    from zoom_integration.models import QosMinute, ZoomMeeting, ZoomParticipant
 
     app = _connect(zoom, tenant)
     ended = zoom.end_meeting(client_id=app["client_id"], participants=40, minutes=3)
@@ -175,7 +175,7 @@ def test_a_worker_killed_mid_task_and_the_task_completed_once(zoom, tenant, brok
     assert meeting.fetch_status == "done"
     assert meeting.fetch_attempts == 2  # the killed attempt and the one that completed
     assert ZoomParticipant.objects.filter(meeting=meeting).count() == 40
-    samples = QosSample.objects.filter(meeting=meeting)
+    samples = QosMinute.objects.filter(meeting=meeting)
     assert samples.count() == meeting.qos_samples
     assert samples.values("participant", "sampled_at").distinct().count() == samples.count()
 

@@ -16,7 +16,7 @@ from zoom_integration.metrics import (
     metrics_parked_resume,
 )
 from zoom_integration.models import (
-    QosSample,
+    QosMinute,
     ZoomConnection,
     ZoomMeeting,
     ZoomMeetingPerson,
@@ -24,6 +24,7 @@ from zoom_integration.models import (
     ZoomUser,
 )
 from zoom_integration.models.metrics import FetchStatus
+from zoom_integration.qos_store import qos_samples_read
 
 from .conftest import API
 
@@ -108,8 +109,9 @@ def test_fetch_stores_participants_samples_and_classification(connected):
     assert host.person.quality == "good" and host.person.mos > 4
     assert host.person.user == host.user and host.person.identity_kind == "user"
     guest = ZoomParticipant.objects.get(meeting=meeting, position=2)
-    assert guest.zoom_participant_id == "" and guest.qos_samples.count() == 3
-    sample = QosSample.objects.filter(participant=host).first()
+    assert guest.zoom_participant_id == ""
+    assert len(qos_samples_read(meeting_id=meeting.pk, participant_ids=[guest.pk])) == 3
+    sample = qos_samples_read(meeting_id=meeting.pk, participant_ids=[host.pk])[0]
     assert sample.metrics["audio_input"]["latency_ms"] == 41.0
     assert sample.metrics["video_input"]["resolution"] == "1280x720"
     qos_calls = [c for c in responses.calls if c.request.url.startswith(f"{PATH}/participants/qos")]
@@ -125,7 +127,7 @@ def test_refetch_replaces_without_duplicates(connected):
     summary = dashboard_metrics_fetch(tenant=connected, meeting=meeting)
     assert summary["participants"] == 5 and summary["qos_samples"] == 20
     assert ZoomParticipant.objects.filter(meeting=meeting).count() == 5
-    assert QosSample.objects.filter(meeting=meeting).count() == 20
+    assert QosMinute.objects.filter(meeting=meeting).count() == 20
     assert not first_ids & set(ZoomParticipant.objects.values_list("pk", flat=True))
 
 
@@ -265,6 +267,17 @@ def test_odd_dashboard_values_are_stored_not_crashed_on(connected):
         {"user_id": "2", "user_qos": None}]})
     summary = dashboard_metrics_fetch(tenant=connected, meeting=_meeting(connected))
     assert summary["participants"] == 2 and summary["qos_samples"] == 2
-    sample = QosSample.objects.filter(meeting__uuid=UUID).order_by("pk").first()
+    meeting_id = ZoomMeeting.objects.get(uuid=UUID).pk
+    sample = qos_samples_read(meeting_id=meeting_id)[0]
     assert sample.unparsed["audio_input.latency"] == "12 parsecs"
     assert ZoomParticipant.objects.get(zoom_user_id="1").user_name == "Ana"
+
+
+@responses.activate
+def test_a_refetch_of_an_expired_meeting_brings_its_minutes_back(connected):
+    _serve_meeting(n_participants=2, minutes=2)
+    meeting = _meeting(connected, qos_expired_at=timezone.now())
+    summary = dashboard_metrics_fetch(tenant=connected, meeting=meeting)
+    meeting.refresh_from_db()
+    assert meeting.qos_expired_at is None
+    assert QosMinute.objects.filter(meeting=meeting).count() == summary["qos_samples"] == 4

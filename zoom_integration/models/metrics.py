@@ -83,6 +83,9 @@ class ZoomMeeting(models.Model):
     reconciled_at = models.DateTimeField(
         null=True, blank=True,
         help_text="When Zoom's meeting list showed it missing here (no ended event arrived).")
+    qos_expired_at = models.DateTimeField(
+        null=True, blank=True,
+        help_text="When retention removed the per-minute QoS (per-participant results stay).")
 
     class Meta:
         ordering = ["-end_time", "-pk"]
@@ -192,10 +195,12 @@ class ZoomParticipant(models.Model):
 
 
 class QosSample(models.Model):
-    """One participant-minute of `user_qos`, numbers parsed from Zoom's strings."""
+    """The former shape of a participant-minute (JSON per stream): nothing writes it any more;
+    `manage.py qos_migrate_samples` moves its rows into the compact `QosMinute` (models/qos.py),
+    and `qos_store` reads a meeting from here only while it has no compact rows."""
 
     participant = models.ForeignKey(ZoomParticipant, on_delete=models.CASCADE,
-                                    related_name="qos_samples")
+                                    related_name="+")
     meeting = models.ForeignKey(ZoomMeeting, on_delete=models.CASCADE, related_name="+")
     sampled_at = models.DateTimeField()
     # Per stream (audio_input, audio_output, video_input, video_output, as_input, as_output):

@@ -28,7 +28,6 @@ from tenants.models import Tenant
 
 from ..charts import ChartSeries, Threshold, line_chart_svg
 from ..models import (
-    QosSample,
     ZoomGroupMembership,
     ZoomMeeting,
     ZoomMeetingPerson,
@@ -36,10 +35,11 @@ from ..models import (
     ZoomUser,
 )
 from ..models.metrics import Quality
+from ..qos_store import qos_samples_read
 from ..zoom import STREAM_LABELS, STREAMS
 from .subqueries import count_subquery
 
-# Chart metric -> (label, unit, keys in QosSample.metrics[stream], tried in order).
+# Chart metric -> (label, unit, keys in a sample's metrics[stream], tried in order).
 CHART_METRICS = {
     "latency": ("Latency (round trip)", "ms", ("latency_ms", "latency")),
     "jitter": ("Jitter", "ms", ("jitter_ms", "jitter")),
@@ -164,20 +164,24 @@ class PersonSeries:
 def meeting_qos_series(*, meeting: ZoomMeeting,
                        person_ids: list[int] | None = None) -> dict[int, PersonSeries]:
     """Per person (all their join sessions), latency/jitter/loss over time per stream, from
-    QosSample.metrics.
+    the stored samples.
 
-    One query for the whole meeting. Streams without a single number are dropped, so charts
+    Two queries for the whole meeting. Streams without a single number are dropped, so charts
     show only what Zoom measured; a missing value inside a series stays None (a gap). Samples
     of a session that belongs to no person (a waiting-room stint) are left out.
     """
-    samples = (QosSample.objects.filter(meeting=meeting, participant__person__isnull=False)
-               .order_by("participant__person_id", "sampled_at"))
+    sessions = ZoomParticipant.objects.filter(meeting=meeting, person__isnull=False)
     if person_ids is not None:
-        samples = samples.filter(participant__person_id__in=person_ids)
+        sessions = sessions.filter(person_id__in=person_ids)
+    person_of = dict(sessions.values_list("pk", "person_id"))
+    wanted = {key for _label, _unit, keys in CHART_METRICS.values() for key in keys}
     raw: dict[int, list[tuple[dt.datetime, dict]]] = defaultdict(list)
-    for pid, sampled_at, metrics in samples.values_list("participant__person_id", "sampled_at",
-                                                        "metrics"):
-        raw[pid].append((sampled_at, metrics if isinstance(metrics, dict) else {}))
+    for row in qos_samples_read(meeting_id=meeting.pk, participant_ids=list(person_of),
+                                metric_keys=wanted):
+        raw[person_of[row.participant_id]].append(
+            (row.sampled_at, row.metrics if isinstance(row.metrics, dict) else {}))
+    for rows in raw.values():
+        rows.sort(key=lambda sample: sample[0])  # a rejoiner's sessions, in time order
     result: dict[int, PersonSeries] = {}
     for pid, rows in raw.items():
         series: Series = {}
@@ -239,7 +243,8 @@ class MeetingPage:
 def meeting_page(*, meeting: ZoomMeeting) -> MeetingPage:
     """People with their sessions, QoS series and SVG charts of one meeting (four queries)."""
     people = list(meeting_people(meeting=meeting))
-    series = meeting_qos_series(meeting=meeting)
+    # Past the retention only the per-person results are left: nothing to chart.
+    series = {} if meeting.qos_expired_at else meeting_qos_series(meeting=meeting)
     worst = meeting_worst_series(series)
     meeting_charts = [
         line_chart_svg(

@@ -4,6 +4,7 @@ from . import (
     capabilities,  # noqa: F401
     metrics,  # noqa: F401
     oauth,  # noqa: F401
+    qos,  # noqa: F401
     reconcile,  # noqa: F401
     sync,  # noqa: F401
     webhooks,  # noqa: F401

@@ -1,0 +1,240 @@
+"""Benchmark 5, per-minute QoS storage: bytes per participant-minute and the meeting page.
+
+One 1,000-participant, 60-minute meeting's samples (60,000 participant-minutes, values drawn as
+the sandbox draws them and parsed by `quality.sample_parse`) are stored twice in the same
+throwaway database: in the former JSON shape (`QosSample`, by the COPY the portal used) for
+meeting A and in the compact shape (`qos_store.qos_samples_write`) for meeting B. Reported:
+
+- bytes per participant-minute on disk, indexes included: `pg_total_relation_size` of the
+  table (for the compact one, summed over its partitions) before and after, divided by the rows;
+  target at most 300 bytes. Baseline: the former shape.
+- the meeting page (the admin's change view, through Django's test client, as staff see it)
+  of each meeting, median of several renders. Target: the same time or better than the
+  former read path (meeting A is read from the former table by `qos_store`'s fallback).
+- the time to store the rows in each shape.
+
+Only PostgreSQL is needed (no gunicorn, worker or sandbox); the measuring runs in a child
+process (`python -m bench.qos_storage` with a JSON spec on stdin).
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import statistics
+import sys
+import time
+
+from bench.common import Stack, log, run_child
+from bench.stats import ratio
+
+TARGET_BYTES = 300
+PAGE_RENDERS = 5
+
+
+def _zoom_sample(r: random.Random, minute_iso: str, *, poor: bool, camera: bool,
+                 sharing: bool) -> dict:
+    """One `user_qos` entry drawn like the sandbox's (strings with units, "-" at times)."""
+
+    def stream(video: bool, present: bool = True) -> dict:
+        if not present:
+            return {}
+        if r.random() < 0.03:
+            keys = ["bitrate", "latency", "jitter", "avg_loss", "max_loss"]
+            return {k: "-" for k in keys + (["resolution", "frame_rate"] if video else [])}
+        latency = r.randint(150, 600) if poor else r.randint(15, 90)
+        loss = r.uniform(2.5, 12) if poor else r.uniform(0, 0.8)
+        block = {"bitrate": f"{r.randint(300, 1800)} kbps" if video
+                 else f"{r.uniform(20, 60):.1f} kbps",
+                 "latency": f"{latency} ms",
+                 "jitter": f"{r.randint(20, 80) if poor else r.randint(0, 12)} ms",
+                 "avg_loss": f"{loss:.1f}%", "max_loss": f"{loss * r.uniform(1.2, 4):.1f}%"}
+        if video:
+            block["resolution"] = r.choice(["1280*720", "640*360", "1920*1080"])
+            block["frame_rate"] = f"{r.randint(8, 15) if poor else r.randint(20, 30)} fps"
+        return block
+
+    cpu = r.randint(3, 30)
+    return {"date_time": minute_iso,
+            "audio_input": stream(False), "audio_output": stream(False),
+            "video_input": stream(True, camera), "video_output": stream(True),
+            "as_input": stream(True, sharing), "as_output": stream(True, sharing),
+            "cpu_usage": {"zoom_min_cpu_usage": f"{max(1, cpu - 5)}%",
+                          "zoom_avg_cpu_usage": f"{cpu}%",
+                          "zoom_max_cpu_usage": f"{cpu + r.randint(2, 20)}%",
+                          "system_max_cpu_usage": f"{cpu + r.randint(20, 60)}%"},
+            "wifi_rssi": {"max_rssi": -40, "avg_rssi": -40 - r.randint(5, 30),
+                          "min_rssi": -75, "rssi_unit": "dBm"}}
+
+
+def _size(cursor, table: str, partitioned: bool) -> int:
+    if partitioned:
+        cursor.execute("SELECT coalesce(sum(pg_total_relation_size(relid)), 0) "
+                       "FROM pg_partition_tree(%s::regclass)", [table])
+    else:
+        cursor.execute("SELECT pg_total_relation_size(%s::regclass)", [table])
+    return int(cursor.fetchone()[0])
+
+
+def _legacy_copy(rows: list[tuple]) -> None:
+    """The former write path, as it was: COPY of four JSON columns per row."""
+    from django.db import connection
+
+    from zoom_integration.models import QosSample
+
+    dumps = json.dumps
+    columns = "participant_id, meeting_id, sampled_at, metrics, cpu, wifi, unparsed"
+    with connection.cursor() as cursor, cursor.cursor.copy(
+            f"COPY {QosSample._meta.db_table} ({columns}) FROM STDIN") as copy:
+        for pid, mid, at, metrics, cpu, wifi, unparsed in rows:
+            copy.write_row((pid, mid, at, dumps(metrics), dumps(cpu), dumps(wifi),
+                            dumps(unparsed)))
+
+
+def child(spec: dict) -> dict:
+    """In the child: store one meeting's samples in both shapes, measure size and page."""
+    import datetime as dt
+
+    import django
+
+    django.setup()
+    from django.contrib.auth import get_user_model
+    from django.db import connection, transaction
+    from django.test import Client
+    from django.utils import timezone
+
+    from tenants.models import Tenant
+    from zoom_integration import qos_store
+    from zoom_integration.models import ZoomMeeting, ZoomParticipant
+    from zoom_integration.quality import (
+        DEFAULT_THRESHOLDS,
+        SummaryAccumulator,
+        participant_classify,
+        sample_parse,
+    )
+
+    people, minutes = spec["participants"], spec["minutes"]
+    r = random.Random(5)
+    tenant, _ = Tenant.objects.get_or_create(slug="qosbench", defaults={"name": "QoS bench"})
+    end = timezone.now().replace(second=0, microsecond=0) - dt.timedelta(hours=1)
+    start = end - dt.timedelta(minutes=minutes)
+    meetings = [ZoomMeeting.objects.create(
+        tenant=tenant, uuid=f"qosbench-{label}", topic=f"QoS storage {label}", start_time=start,
+        end_time=end, fetch_status="done", participants_count=people,
+        qos_samples=people * minutes) for label in ("former", "compact")]
+    # The same people and samples for both meetings.
+    drawn = []
+    for i in range(people):
+        poor, camera, sharing = r.random() < 0.1, r.random() < 0.7, i == 0
+        samples = [sample_parse(_zoom_sample(
+            r, (start + dt.timedelta(minutes=m)).strftime("%Y-%m-%dT%H:%M:%SZ"),
+            poor=poor, camera=camera, sharing=sharing)) for m in range(minutes)]
+        drawn.append(samples)
+    rows_by_meeting = {}
+    for meeting in meetings:
+        parts = []
+        for i, samples in enumerate(drawn):
+            acc = SummaryAccumulator()
+            for s in samples:
+                acc.add(s.metrics)
+            summaries = acc.summaries()
+            result = participant_classify(summaries, DEFAULT_THRESHOLDS)
+            parts.append(ZoomParticipant(
+                meeting=meeting, position=i, user_name=f"Person {i}", device="Mac",
+                network_type="Wifi", quality=result.quality, quality_reason=result.reason_text,
+                mos=result.mos, stream_summaries=summaries))
+        ZoomParticipant.objects.bulk_create(parts, batch_size=1000)
+        rows_by_meeting[meeting.pk] = [
+            (p.pk, meeting.pk, dt.datetime.fromisoformat(s.sampled_at.replace("Z", "+00:00")),
+             s.metrics, s.cpu, s.wifi, s.unparsed)
+            for p, samples in zip(parts, drawn, strict=True) for s in samples]
+    former, compact = meetings
+    n = people * minutes
+    with connection.cursor() as cursor:
+        before_old = _size(cursor, "zoom_integration_qossample", False)
+        before_new = _size(cursor, qos_store.TABLE, qos_store.is_partitioned())
+    started = time.perf_counter()
+    with transaction.atomic():
+        rows = rows_by_meeting[former.pk]
+        for i in range(0, n, 2000):
+            _legacy_copy(rows[i:i + 2000])
+    write_old = time.perf_counter() - started
+    started = time.perf_counter()
+    with transaction.atomic():
+        rows = rows_by_meeting[compact.pk]
+        for i in range(0, n, 2000):
+            qos_store.qos_samples_write(ended_at=end, rows=rows[i:i + 2000])
+    write_new = time.perf_counter() - started
+    with connection.cursor() as cursor:
+        cursor.execute("ANALYZE zoom_integration_qossample")
+        cursor.execute(f"ANALYZE {qos_store.TABLE}")
+        after_old = _size(cursor, "zoom_integration_qossample", False)
+        after_new = _size(cursor, qos_store.TABLE, qos_store.is_partitioned())
+        cursor.execute("SELECT count(*) FROM zoom_integration_qosminute WHERE extra IS NOT NULL")
+        with_extra = cursor.fetchone()[0]
+
+    user = get_user_model().objects.create_superuser("qosbench", "qosbench@example.com", "x")
+    client = Client()
+    client.force_login(user)
+
+    def render(meeting) -> float:
+        started = time.perf_counter()
+        response = client.get(f"/admin/zoom_integration/zoommeeting/{meeting.pk}/change/")
+        took = time.perf_counter() - started
+        if response.status_code != 200 or b'class="qos-chart"' not in response.content:
+            raise RuntimeError(f"meeting page {meeting.pk}: {response.status_code}")
+        return took
+
+    render(former), render(compact)  # warm caches (templates, the first query plans)
+    old_times, new_times = [], []
+    for _ in range(spec["renders"]):  # interleaved, so load changes hit both alike
+        old_times.append(render(former))
+        new_times.append(render(compact))
+    return {
+        "rows": n, "participants": people, "minutes": minutes,
+        "bytes_former": after_old - before_old, "bytes_compact": after_new - before_new,
+        "per_row_former": round((after_old - before_old) / n, 1),
+        "per_row_compact": round((after_new - before_new) / n, 1),
+        "rows_with_extra": with_extra,
+        "write_seconds_former": round(write_old, 3), "write_seconds_compact": round(write_new, 3),
+        "page_seconds_former": round(statistics.median(old_times), 3),
+        "page_seconds_compact": round(statistics.median(new_times), 3),
+        "page_times_former": [round(t, 3) for t in old_times],
+        "page_times_compact": [round(t, 3) for t in new_times],
+    }
+
+
+def run(*, quick: bool = False, profile: bool = True) -> dict:
+    spec = ({"participants": 100, "minutes": 30, "renders": 2} if quick
+            else {"participants": 1000, "minutes": 60, "renders": PAGE_RENDERS})
+    with Stack("qos_storage") as stack:
+        schema = stack.database()
+        log(f"qos_storage: {spec['participants']} participants × {spec['minutes']} min "
+            f"(schema from {schema})")
+        m = run_child("bench.qos_storage", spec, env=stack.env, timeout=900)
+    size = f"{m['participants']:,} participants × {m['minutes']} min ({m['rows']:,} rows)"
+    rows = [
+        {"figure": f"bytes per participant-minute on disk, indexes included: {size}",
+         "value": f"{m['per_row_compact']:g} B compact ({m['rows_with_extra']} rows use extra)",
+         "baseline": f"{m['per_row_former']:g} B former JSON shape",
+         "ratio": ratio(m["per_row_compact"], m["per_row_former"]),
+         "target": f"<= {TARGET_BYTES} B", "met": m["per_row_compact"] <= TARGET_BYTES},
+        {"figure": f"meeting page (staff view, median of {spec['renders']}): {size}",
+         "value": f"{m['page_seconds_compact']} s compact",
+         "baseline": f"{m['page_seconds_former']} s former read path",
+         "ratio": ratio(m["page_seconds_compact"], m["page_seconds_former"]),
+         "target": "same or better", "met": m["page_seconds_compact"]
+         <= m["page_seconds_former"] * 1.05},
+        {"figure": f"storing the samples (COPY, one transaction): {size}",
+         "value": f"{m['write_seconds_compact']} s compact",
+         "baseline": f"{m['write_seconds_former']} s former JSON shape",
+         "ratio": ratio(m["write_seconds_compact"], m["write_seconds_former"]),
+         "target": None, "met": None},
+    ]
+    for row in rows:
+        log(f"qos_storage: {row['figure']}: {row['value']} vs {row['baseline']}")
+    return {"name": "qos_storage", "rows": rows, "figures": {"schema": schema, **m}}
+
+
+if __name__ == "__main__":
+    print(json.dumps(child(json.loads(sys.stdin.read()))))
