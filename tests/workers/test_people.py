@@ -13,13 +13,13 @@ from django.core.management import call_command
 
 from zoom_integration.metrics import dashboard_metrics_fetch
 from zoom_integration.models import (
-    QosSample,
     ZoomMeeting,
     ZoomMeetingPerson,
     ZoomParticipant,
     ZoomUser,
 )
 from zoom_integration.people import people_group, session_identity
+from zoom_integration.qos_store import qos_samples_read
 
 from .conftest import API
 
@@ -210,7 +210,8 @@ def test_unknown_fields_kept_and_unreadable_blocks_counted(connected):
     summary = dashboard_metrics_fetch(tenant=connected, meeting=meeting)
     # Row 4's two samples: each an unreadable video block and two unknown fields.
     assert (summary["qos_warnings"], summary["unknown_qos_fields"]) == (2, 4)
-    sample = QosSample.objects.filter(participant__position=4).first()
+    session = ZoomParticipant.objects.get(meeting=meeting, position=4)
+    sample = qos_samples_read(meeting_id=meeting.pk, participant_ids=[session.pk])[0]
     assert sample.unparsed == {"video_connection_type": "UDP",
                                "cpu_pressure": {"level": "nominal"},
                                "video_input.frame_rate": "fast"}

@@ -186,9 +186,9 @@ def test_the_beat_schedule_runs_both_tasks_daily():
 def meeting_with_results(ended: dt.datetime, minutes=3):
     meeting = MeetingFactory(start_time=ended - dt.timedelta(hours=1), end_time=ended,
                              qos_samples=minutes)
-    participant = ParticipantFactory(meeting=meeting, quality="poor", mos=2.1,
-                                     quality_reason="audio input jitter 80 ms > 30 ms",
-                                     stream_summaries={"audio_input": {"jitter_ms": {
+    participant = ParticipantFactory(meeting=meeting, person__quality="poor", person__mos=2.1,
+                                     person__quality_reason="audio input jitter 80 ms > 30 ms",
+                                     person__stream_summaries={"audio_input": {"jitter_ms": {
                                          "min": 80, "avg": 80, "max": 80}}})
     qos_store.qos_partition_create(month=ended)
     add_samples(participant, minutes=minutes, jitter=80.0)
@@ -218,7 +218,7 @@ def test_retention_removes_samples_and_keeps_results(admin_client):
         old_month = qos_store.partition_name(qos_store._month_start(old.end_time))
         assert old_month in before and old_month not in partitions()
         assert old_month in summary["partitions_dropped"]
-    person = ZoomParticipant.objects.get(pk=old_person.pk)
+    person = ZoomParticipant.objects.get(pk=old_person.pk).person
     assert (person.quality, person.mos, person.quality_reason) == (
         "poor", 2.1, "audio input jitter 80 ms > 30 ms")
     assert person.stream_summaries["audio_input"]["jitter_ms"]["max"] == 80
