@@ -8,7 +8,9 @@ Owns
   before expiry or after Zoom rejected the stored token (401, code 124), under a per-tenant row
   lock, and commits the rotated pair before anything else happens;
 - `connection_deauthorize` (app_deauthorized), `connection_test`, `connection_revoke`,
-  `tokens_refresh_due` (the scheduled refresh).
+  `tokens_refresh_due` (the scheduled refresh);
+- `authorization_current`: the tenant's authorization as it stands, for the customer's stable
+  "done" page the callback redirects to.
 
 Zoom's OAuth for account-level apps: https://developers.zoom.us/docs/integrations/oauth/. Codes,
 tokens and secrets are never logged, put in exceptions, or shown: messages name the tenant and
@@ -54,7 +56,8 @@ from .exceptions import (
     ZoomAuthError,
     ZoomTransientError,
 )
-from .models import ConnectionState, ZoomConnection
+from .models import ConnectionState, SyncRun, ZoomConnection
+from .queueing import directory_sync_enqueue, metrics_failed_requeue_enqueue
 from .reconcile import reconcile_backfill_on_connect
 from .zoom import REQUIRED_SCOPE_NAMES
 
@@ -358,6 +361,7 @@ def authorization_complete(*, tenant: Tenant, session, query: Mapping[str, str]
             conn.last_error_at = None
             conn.save()
             reconcile_backfill_on_connect(tenant=locked)  # first time or after a gap
+            _recovery_enqueue(tenant=locked)
     if mismatch:
         # We will not use these tokens: end that authorization (best effort, Zoom's revoke
         # endpoint).
@@ -388,6 +392,26 @@ def authorization_complete(*, tenant: Tenant, session, query: Mapping[str, str]
     return AuthorizationResult(tenant=tenant, account_id=account_id,
                                email=str(me.get("email") or ""), scopes=tokens["scope"].split(),
                                missing_scopes=missing, via_installation_url=not has_state)
+
+
+def authorization_current(*, tenant: Tenant) -> AuthorizationResult | None:
+    """The tenant's authorization as it stands now (None unless connected), for the page the
+    callback redirects to: reloading it shows the current state, never a spent callback."""
+    conn = ZoomConnection.objects.filter(tenant_id=tenant.pk).first()
+    if conn is None or conn.state != ConnectionState.CONNECTED:
+        return None
+    return AuthorizationResult(tenant=tenant, account_id=tenant.zoom_account_id,
+                               email=conn.authorized_by_email, scopes=conn.scopes.split(),
+                               missing_scopes=conn.missing_scopes.split())
+
+
+def _recovery_enqueue(*, tenant: Tenant) -> None:
+    """What a new authorization unblocks, queued when it commits: the tenant's first directory
+    sync (or its first to succeed) now rather than at the next beat, and the fetches that failed
+    (most often because the tenant was not authorized) once more."""
+    if not SyncRun.objects.filter(tenant=tenant, status=SyncRun.Status.SUCCEEDED).exists():
+        directory_sync_enqueue(tenant_id=tenant.pk)
+    metrics_failed_requeue_enqueue(tenant_id=tenant.pk)
 
 
 def _unreachable() -> OAuthFlowError:
@@ -592,6 +616,10 @@ def connection_test(*, tenant: Tenant) -> dict[str, Any]:
             "account_matches": account_id == tenant.zoom_account_id}
 
 
+REVOKED_BY_STAFF = ("Revoked by staff: the customer must authorize again before the portal "
+                    "can read their Zoom data.")
+
+
 def connection_revoke(*, tenant: Tenant) -> None:
     """Revoke at Zoom (/oauth/revoke), then clear the tokens here.
 
@@ -615,7 +643,8 @@ def connection_revoke(*, tenant: Tenant) -> None:
                                            f"{answer.error or ''}".strip(), status=answer.status)
             except ZoomTransientError as exc:
                 failure = exc
-        _clear_tokens(conn, state=ConnectionState.NOT_CONNECTED, note="")
+        # Recorded (with its time in last_error_at) so health can say who ended it and when.
+        _clear_tokens(conn, state=ConnectionState.NOT_CONNECTED, note=REVOKED_BY_STAFF)
     logger.info("Tenant %s: Zoom tokens revoked and cleared", tenant.slug)
     if failure is not None:
         raise failure
