@@ -27,7 +27,7 @@ NOT_AUTHORIZED = (
     "Zoom could not be asked because the customer's authorization is missing or has ended. "
     "Send the customer the authorization link; once they authorize, failed fetches are tried "
     "again automatically.")
-TOKEN_REFUSED = (
+ACCESS_REFUSED = (
     "Zoom refused the portal's access token. Use Test connection on the tenant's page; if it "
     "fails, send the customer the authorization link.")
 NO_DASHBOARD = (
@@ -51,7 +51,7 @@ UNEXPECTED = "Something unexpected went wrong. Try again; contact support if it 
 # The most specific class first: subclasses before their parents.
 _BY_CLASS: tuple[tuple[type[BaseException], str], ...] = (
     (ReauthorizationRequiredError, NOT_AUTHORIZED),
-    (ZoomAuthError, TOKEN_REFUSED),
+    (ZoomAuthError, ACCESS_REFUSED),
     (ZoomDashboardUnavailableError, NO_DASHBOARD),
     (ZoomNotFoundError, NOT_READY),
     (ZoomTransientError, UNREACHABLE),
