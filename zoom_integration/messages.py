@@ -25,8 +25,8 @@ from .exceptions import (
 
 NOT_AUTHORIZED = (
     "Zoom could not be asked because the customer's authorization is missing or has ended. "
-    "Send the customer the authorization link; once they authorize, failed fetches are tried "
-    "again automatically.")
+    "Send the customer the authorization link; once they authorize, the portal tries again on "
+    "its own.")
 ACCESS_REFUSED = (
     "Zoom refused the portal's access token. Use Test connection on the tenant's page; if it "
     "fails, send the customer the authorization link.")
@@ -41,10 +41,10 @@ DAILY_LIMIT = (
     "after the limit resets at 00:00 UTC.")
 RATE_LIMITED = "Zoom asked the portal to slow down. The fetch is tried again on its own shortly."
 UNREACHABLE = (
-    "Zoom did not answer (network error, timeout or a Zoom server error). It is tried again on "
-    "its own; if it keeps failing, use \"Fetch quality data again\" later.")
+    "Zoom did not answer (network error, timeout or a Zoom server error). The portal tries "
+    "again on its own; if it keeps failing, check Zoom's status page and try again later.")
 REFUSED = (
-    "Zoom refused the request. Check the tenant's connection and setup checklist, then fetch "
+    "Zoom refused the request. Check the tenant's connection and setup checklist, then try "
     "again; contact support if it keeps failing.")
 UNEXPECTED = "Something unexpected went wrong. Try again; contact support if it keeps failing."
 
