@@ -4,9 +4,12 @@ Owns `meeting_ended_record` (called by webhook processing for meeting.ended / we
 `dashboard_metrics_fetch` (details, every join session, every QoS page → tables, sessions grouped
 into people (`people.py`) and each person classified over all their sessions, in one
 transaction that replaces any earlier fetch), `metrics_fetch_attempt` (the metrics task's one
-call: status, retry and park decisions) and `metrics_parked_resume` (beat: re-queues fetches
-parked on Zoom's daily limit). Zoom's Dashboard API and its rate limits:
-https://developers.zoom.us/docs/api/rest/rate-limits/; classification: `quality.py`.
+call: status, retry and park decisions), `metrics_parked_resume` (beat: re-queues fetches
+parked on Zoom's daily limit), and recovery: `metrics_fetch_again` (staff's "Fetch quality data
+again") and `metrics_failed_requeue` (failed fetches, once the tenant is authorized again).
+Errors are stored as sentences for staff (`messages.staff_message`). Zoom's Dashboard API and
+its rate limits: https://developers.zoom.us/docs/api/rest/rate-limits/; classification:
+`quality.py`.
 
 Writes per QoS page are one `qos_store.qos_samples_write` (a COPY of one compact row per
 participant-minute), so a 1,000-person hour is about 100 writes, not 60,000; summaries are
@@ -22,7 +25,7 @@ from datetime import UTC, datetime, timedelta
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import F
+from django.db.models import F, Q
 from django.utils import timezone
 
 from observability import hooks as observe
@@ -43,6 +46,7 @@ from .exceptions import (
 )
 from .fairness import LOWEST_PRIORITY, fair_sharing, tenant_fetch_priority
 from .fields import aware_datetime, jsonable, text
+from .messages import staff_message
 from .models import (
     ZoomConnection,
     ZoomMeeting,
@@ -446,16 +450,19 @@ def metrics_fetch_attempt(*, meeting_id: int) -> dict:
             waited = (timezone.now() - reference).total_seconds()
             if waited + delay <= NOT_READY_MAX_SECONDS and \
                     meeting.fetch_attempts < NOT_READY_MAX_ATTEMPTS:
-                _status(meeting, FetchStatus.WAITING, str(exc), next_in=delay)
+                _status(meeting, FetchStatus.WAITING, staff_message(exc), next_in=delay)
                 raise RetryLater(delay, str(exc)) from exc
             # Still 3001 with type=past well after the data delay: maybe a meeting with one
             # participant, which Zoom lists under type=pastOne. One try, then "no data".
             try:
                 summary = _past_one_fetch(tenant=tenant, meeting=meeting)
             except ZoomNotFoundError as again:
+                logger.info("meeting %s: no dashboard data (type=past, then pastOne): %s",
+                            meeting.pk, again)
                 _status(meeting, FetchStatus.NO_DATA,
-                        f"Zoom had no dashboard data {int(waited)} s after the end "
-                        f"(type=past, then pastOne): {again}")
+                        f"Zoom had no dashboard data {int(waited) // 60} minutes after the "
+                        "meeting ended, even as a one-person meeting. Use \"Fetch quality "
+                        "data again\" later; very short meetings may never have any.")
                 return {"status": "no_data"}
     except ZoomScopeMissingError as exc:
         # Parked, not failed: resumed when the customer adds the scope and authorizes again.
@@ -463,24 +470,29 @@ def metrics_fetch_attempt(*, meeting_id: int) -> dict:
         return {"status": "no_scope"}
     except ZoomRateLimitedError as exc:
         if exc.daily:
-            _status(meeting, FetchStatus.PARKED, str(exc), next_in=exc.retry_after_seconds)
+            _status(meeting, FetchStatus.PARKED, staff_message(exc),
+                    next_in=exc.retry_after_seconds)
             return {"status": "parked"}
         delay = exc.retry_after_seconds + random.uniform(0, 2)
-        _status(meeting, FetchStatus.WAITING, str(exc), next_in=delay)
+        _status(meeting, FetchStatus.WAITING, staff_message(exc), next_in=delay)
         raise RetryLater(delay, str(exc)) from exc
     except ZoomTransientError as exc:
         if meeting.fetch_attempts >= TRANSIENT_MAX_ATTEMPTS:
-            _status(meeting, FetchStatus.FAILED, str(exc))
+            _status(meeting, FetchStatus.FAILED, staff_message(exc))
             return {"status": "failed"}
         delay = backoff_seconds(meeting.fetch_attempts, base=TRANSIENT_BACKOFF_BASE_SECONDS,
                                 cap=FETCH_BACKOFF_MAX_SECONDS)
-        _status(meeting, FetchStatus.WAITING, str(exc), next_in=delay)
+        _status(meeting, FetchStatus.WAITING, staff_message(exc), next_in=delay)
         raise RetryLater(delay, str(exc)) from exc
     except ZoomDashboardUnavailableError as exc:
-        _status(meeting, FetchStatus.SKIPPED, str(exc))
+        _status(meeting, FetchStatus.SKIPPED, staff_message(exc))
         return {"status": "skipped"}
     except (ZoomAuthError, ReauthorizationRequiredError, ZoomAPIError) as exc:
-        _status(meeting, FetchStatus.FAILED, f"{type(exc).__name__}: {exc}")
+        # Staff read this on the meeting page: a sentence, never the exception's class name;
+        # the log keeps Zoom's own words for support.
+        logger.warning("meeting %s of tenant %s: fetch failed: %s: %s", meeting.pk, tenant.pk,
+                       type(exc).__name__, exc)
+        _status(meeting, FetchStatus.FAILED, staff_message(exc))
         return {"status": "failed"}
     return {"status": "done", **summary}
 
@@ -532,4 +544,59 @@ def metrics_parked_resume(*, now: datetime | None = None) -> int:
         # day's new meetings go first, and the backlog takes what capacity is left.
         metrics_fetch_enqueue(meeting_id=pk, countdown=index * step,
                               priority=LOWEST_PRIORITY if fair_sharing() else None)
+    return len(ids)
+
+
+# -- recovery: fetch again -----------------------------------------------------------------------
+
+# After a new authorization, failed fetches of meetings that ended within this window are tried
+# again (Zoom's Dashboard lists cover the last six months; older data is rarely there), at most
+# this many at once, spread over a minute so a tenant's backlog does not arrive in one burst.
+REQUEUE_WINDOW = timedelta(days=30)
+REQUEUE_MAX = 500
+REQUEUE_SPREAD_SECONDS = 60.0
+
+
+def _fetch_reset_and_queue(ids: list[int], *, spread: float) -> None:
+    """Resets each fetch to "scheduled" (attempts 0, error cleared) and queues it on commit."""
+    ZoomMeeting.objects.filter(pk__in=ids).update(
+        fetch_status=FetchStatus.SCHEDULED, fetch_attempts=0, last_error="",
+        next_attempt_at=None)
+    for pk in ids:
+        metrics_fetch_enqueue(meeting_id=pk, countdown=random.uniform(0, spread) if spread else 0)
+
+
+def metrics_fetch_again(*, meeting_ids: list[int]) -> dict[str, int]:
+    """Staff's "Fetch quality data again": queues a fresh fetch of each meeting now.
+
+    Any status may be fetched again (a done fetch is replaced atomically); meetings of inactive
+    tenants are left alone. Returns {"queued": n, "inactive": n}. The caller checks who may.
+    """
+    rows = list(ZoomMeeting.objects.filter(pk__in=meeting_ids)
+                .values_list("pk", "tenant__is_active"))
+    active = [pk for pk, is_active in rows if is_active]
+    with transaction.atomic():
+        _fetch_reset_and_queue(active, spread=0)
+    return {"queued": len(active), "inactive": len(rows) - len(active)}
+
+
+def metrics_failed_requeue(*, tenant, now: datetime | None = None) -> int:
+    """After the tenant authorized again: queues its failed fetches again; returns how many.
+
+    Failed fetches of meetings that ended within REQUEUE_WINDOW, newest first, at most
+    REQUEUE_MAX. Whatever made them fail (most often the missing authorization itself) gets one
+    more chance; a fetch that fails again is marked failed again, with its reason.
+    """
+    if not tenant.is_active:
+        return 0
+    since = (now or timezone.now()) - REQUEUE_WINDOW
+    ids = list(ZoomMeeting.objects.filter(tenant=tenant, fetch_status=FetchStatus.FAILED)
+               .filter(Q(end_time__gte=since) | Q(end_time__isnull=True,
+                                                  ended_event_at__gte=since))
+               .order_by("-end_time", "-pk").values_list("pk", flat=True)[:REQUEUE_MAX])
+    if ids:
+        with transaction.atomic():
+            _fetch_reset_and_queue(ids, spread=REQUEUE_SPREAD_SECONDS if len(ids) > 10 else 0)
+        logger.info("tenant %s authorized again: %d failed fetch(es) queued again", tenant.pk,
+                    len(ids))
     return len(ids)

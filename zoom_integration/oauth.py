@@ -9,7 +9,9 @@ Owns
   before expiry or after Zoom rejected the stored token (401, code 124), under a per-tenant row
   lock, and commits the rotated pair before anything else happens;
 - `connection_deauthorize` (app_deauthorized), `connection_test`, `connection_revoke`,
-  `tokens_refresh_due` (the scheduled refresh).
+  `tokens_refresh_due` (the scheduled refresh);
+- `authorization_current`: the tenant's authorization as it stands, for the customer's stable
+  "done" page the callback redirects to.
 
 Zoom's OAuth for account-level apps: https://developers.zoom.us/docs/integrations/oauth/. Codes,
 tokens and secrets are never logged, put in exceptions, or shown: messages name the tenant and
@@ -49,7 +51,11 @@ from tenants.models import Tenant
 from tenants.selectors import tenant_credentials, tenant_zoom_urls
 
 from .backfill import reconcile_backfill_on_connect
-from .capabilities import connection_capabilities_apply, scope_missing_message
+from .capabilities import (
+    connection_capabilities_apply,
+    connection_capability_state,
+    scope_missing_message,
+)
 from .exceptions import (
     OAuthFlowError,
     ReauthorizationRequiredError,
@@ -58,8 +64,12 @@ from .exceptions import (
     ZoomScopeMissingError,
     ZoomTransientError,
 )
-from .models import ConnectionState, ZoomConnection
-from .queueing import scope_parked_resume_enqueue
+from .models import ConnectionState, SyncRun, ZoomConnection
+from .queueing import (
+    directory_sync_enqueue,
+    metrics_failed_requeue_enqueue,
+    scope_parked_resume_enqueue,
+)
 from .zoom import CODE_SCOPE_MISSING, missing_scopes_parse
 
 logger = logging.getLogger(__name__)
@@ -376,6 +386,7 @@ def authorization_complete(*, tenant: Tenant, session, query: Mapping[str, str]
             reconcile_backfill_on_connect(tenant=locked)  # first time or after a gap
             # Work parked on a missing scope tries again (and parks again if still refused).
             scope_parked_resume_enqueue(tenant_id=locked.pk)
+            _recovery_enqueue(tenant=locked)
     if mismatch:
         # We will not use these tokens: end that authorization (best effort, Zoom's revoke
         # endpoint).
@@ -409,6 +420,30 @@ def authorization_complete(*, tenant: Tenant, session, query: Mapping[str, str]
         optional_missing_scopes=capabilities.optional_names,
         missing_capabilities=[c.label for c in capabilities.missing],
         scope_kind=capabilities.kind, via_installation_url=not has_state)
+
+
+def authorization_current(*, tenant: Tenant) -> AuthorizationResult | None:
+    """The tenant's authorization as it stands now (None unless connected), for the page the
+    callback redirects to: reloading it shows the current state, never a spent callback."""
+    conn = ZoomConnection.objects.filter(tenant_id=tenant.pk).first()
+    if conn is None or conn.state != ConnectionState.CONNECTED:
+        return None
+    capabilities = connection_capability_state(conn)
+    return AuthorizationResult(
+        tenant=tenant, account_id=tenant.zoom_account_id, email=conn.authorized_by_email,
+        scopes=sorted(conn.scopes.split()), missing_scopes=capabilities.missing_names,
+        optional_missing_scopes=capabilities.optional_names,
+        missing_capabilities=[c.label for c in capabilities.missing],
+        scope_kind=capabilities.kind)
+
+
+def _recovery_enqueue(*, tenant: Tenant) -> None:
+    """What a new authorization unblocks, queued when it commits: the tenant's first directory
+    sync (or its first to succeed) now rather than at the next beat, and the fetches that failed
+    (most often because the tenant was not authorized) once more."""
+    if not SyncRun.objects.filter(tenant=tenant, status=SyncRun.Status.SUCCEEDED).exists():
+        directory_sync_enqueue(tenant_id=tenant.pk)
+    metrics_failed_requeue_enqueue(tenant_id=tenant.pk)
 
 
 def _unreachable() -> OAuthFlowError:
@@ -612,6 +647,10 @@ def connection_test(*, tenant: Tenant) -> dict[str, Any]:
             "account_matches": account_id == tenant.zoom_account_id}
 
 
+REVOKED_BY_STAFF = ("Revoked by staff: the customer must authorize again before the portal "
+                    "can read their Zoom data.")
+
+
 def connection_revoke(*, tenant: Tenant) -> None:
     """Revoke at Zoom (/oauth/revoke), then clear the tokens here.
 
@@ -635,7 +674,8 @@ def connection_revoke(*, tenant: Tenant) -> None:
                                            f"{answer.error or ''}".strip(), status=answer.status)
             except ZoomTransientError as exc:
                 failure = exc
-        _clear_tokens(conn, state=ConnectionState.NOT_CONNECTED, note="")
+        # Recorded (with its time in last_error_at) so health can say who ended it and when.
+        _clear_tokens(conn, state=ConnectionState.NOT_CONNECTED, note=REVOKED_BY_STAFF)
     logger.info("Tenant %s: Zoom tokens revoked and cleared", tenant.slug)
     if failure is not None:
         raise failure

@@ -9,9 +9,9 @@ in the database and the queue routes in settings use; they never change).
   stored deliveries in batches, outside any request; `webhook_delivery_enqueue` queues one
   (the sweeper, the admin's "Process again"). Both are time-bounded, so a dead broker holds
   no caller long: a delivery it did not take stays pending and is queued later.
-- `metrics_fetch_enqueue`, `directory_sync_enqueue`, `scope_parked_resume_enqueue`: queued when
-  the current transaction commits, so a worker never looks for a row that is not there yet (or
-  was rolled back).
+- `metrics_fetch_enqueue`, `directory_sync_enqueue`, `scope_parked_resume_enqueue`,
+  `metrics_failed_requeue_enqueue`: queued when the current transaction commits, so a worker
+  never looks for a row that is not there yet (or was rolled back).
 """
 
 from __future__ import annotations
@@ -32,6 +32,7 @@ logger = logging.getLogger(__name__)
 WEBHOOK_DELIVERY_PROCESS = "zoom_integration.tasks.webhook_delivery_process"
 METRICS_FETCH = "zoom_integration.tasks.metrics_fetch"
 SYNC_TENANT_DIRECTORY = "zoom_integration.tasks.sync_tenant_directory"
+METRICS_FAILED_REQUEUE = "zoom_integration.tasks.metrics_failed_requeue"
 RECONCILE_TENANT = "zoom_integration.tasks.sync_reconcile_tenant"
 OVERVIEW_TENANT = "zoom_integration.tasks.sync_overview_tenant"
 SCOPE_PARKED_RESUME = "zoom_integration.tasks.scope_parked_resume"
@@ -225,6 +226,13 @@ def metrics_fetch_enqueue(*, meeting_id: int, countdown: float,
 def directory_sync_enqueue(*, tenant_id: int) -> None:
     """Queues one tenant's full directory sync once the current transaction commits."""
     transaction.on_commit(lambda: _signature(SYNC_TENANT_DIRECTORY).apply_async(
+        args=[tenant_id]))
+
+
+def metrics_failed_requeue_enqueue(*, tenant_id: int) -> None:
+    """Queues "fetch the tenant's failed meetings again" once the current transaction commits
+    (the OAuth callback calls it when the tenant is authorized again)."""
+    transaction.on_commit(lambda: _signature(METRICS_FAILED_REQUEUE).apply_async(
         args=[tenant_id]))
 
 

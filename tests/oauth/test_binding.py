@@ -65,7 +65,7 @@ def test_the_expected_account_connects(client, tenant):
     tenant.expected_zoom_account_id = "Expected1"
     tenant.save()
     zoom_answers(me=me_body(account_id="Expected1"))
-    assert callback(client, tenant, code=CODE).status_code == 200
+    assert callback(client, tenant, code=CODE).status_code == 302
     tenant.refresh_from_db()
     assert tenant.zoom_account_id == "Expected1"
 
@@ -103,7 +103,7 @@ def test_superusers_disconnect_and_forget_the_account_then_another_binds(admin_c
     assert "forgot Zoom account Wrong1" in history
 
     zoom_answers(me=me_body(account_id="Right2"))
-    assert callback(client, tenant, code=CODE).status_code == 200
+    assert callback(client, tenant, code=CODE).status_code == 302
     tenant.refresh_from_db()
     assert tenant.zoom_account_id == "Right2"
 

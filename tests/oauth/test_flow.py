@@ -42,6 +42,18 @@ def callback(client, tenant, **params):
                       HTTP_HOST=host(tenant), secure=True)
 
 
+DONE = "/adminapi/zoom/oauth/done"
+
+
+def done_page(client, tenant):
+    return client.get(DONE, HTTP_HOST=host(tenant), secure=True)
+
+
+def connected_redirect(response):
+    """A successful callback answers with a redirect to the stable done page."""
+    return response.status_code == 302 and response["Location"] == DONE
+
+
 def zoom_answers(token=None, me=None, token_status=200, me_status=200):
     responses.add(responses.POST, TOKEN_URL, json=token or token_body(), status=token_status)
     responses.add(responses.GET, ME_URL, json=me or me_body(), status=me_status)
@@ -103,7 +115,7 @@ def test_callback_with_state_exchanges_the_code_and_connects(client, tenant):
 
     response = callback(client, tenant, code=CODE, state=state)
 
-    assert response.status_code == 200, response.content
+    assert connected_redirect(response), response.content
     # Exactly what the token request sent (docs/zoom.md, "The token endpoint").
     (call,) = token_calls()
     expected_basic = base64.b64encode(
@@ -130,7 +142,7 @@ def test_callback_with_state_exchanges_the_code_and_connects(client, tenant):
                                            "dashboard_webinars:read:admin"]
     tenant.refresh_from_db()
     assert tenant.zoom_account_id == "Aq7Zp1"
-    page = response.content.decode()
+    page = done_page(client, tenant).content.decode()
     assert "Zoom is connected" in page and "Aq7Zp1" in page and "admin@cust.example" in page
     assert "dashboard_home:read:admin" in page and "missing" in page
     assert response["Referrer-Policy"] == "no-referrer"
@@ -141,8 +153,8 @@ def test_callback_with_state_exchanges_the_code_and_connects(client, tenant):
 def test_installation_url_flow_without_state_uses_no_pkce(client, tenant):
     zoom_answers()
     response = callback(client, tenant, code=CODE)
-    assert response.status_code == 200
-    assert b"Some permissions are missing" not in response.content
+    assert connected_redirect(response)
+    assert b"Some permissions are missing" not in done_page(client, tenant).content
     (call,) = token_calls()
     assert parse_qs(call.request.body) == {"grant_type": ["authorization_code"], "code": [CODE],
                                            "redirect_uri": [redirect_uri(tenant)]}
@@ -153,7 +165,7 @@ def test_installation_url_flow_without_state_uses_no_pkce(client, tenant):
 def test_reauthorizing_the_same_account_replaces_the_tokens(client, tenant):
     connect(tenant, state=ConnectionState.NEEDS_REAUTH, access="", refresh="")
     zoom_answers()
-    assert callback(client, tenant, code=CODE).status_code == 200
+    assert connected_redirect(callback(client, tenant, code=CODE))
     conn = ZoomConnection.objects.get(tenant=tenant)
     assert conn.state == ConnectionState.CONNECTED and conn.refresh_token == "refresh-new-1"
     assert conn.last_error == ""
@@ -180,7 +192,7 @@ def test_tokens_are_encrypted_at_rest(client, tenant):
 def test_reused_state_is_refused_and_zoom_is_called_once(client, tenant):
     state = start(client, tenant)["state"][0]
     zoom_answers()
-    assert callback(client, tenant, code=CODE, state=state).status_code == 200
+    assert connected_redirect(callback(client, tenant, code=CODE, state=state))
     response = callback(client, tenant, code=CODE, state=state)
     assert response.status_code == 400
     assert b"already used" in response.content

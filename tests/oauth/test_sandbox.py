@@ -65,7 +65,11 @@ def back_to_portal(client, tenant, location):
     parts = urlsplit(location)
     assert f"https://{parts.netloc}{parts.path}" == (
         f"https://{host(tenant)}/adminapi/zoom/oauth/authorize")
-    return client.get(f"{parts.path}?{parts.query}", HTTP_HOST=parts.netloc, secure=True)
+    response = client.get(f"{parts.path}?{parts.query}", HTTP_HOST=parts.netloc, secure=True)
+    if response.status_code != 302:
+        return response  # an error page
+    # Success redirects to the stable done page: what the customer's browser shows next.
+    return client.get(response["Location"], HTTP_HOST=parts.netloc, secure=True)
 
 
 def connect_via_installation_url(zoom, tenant):

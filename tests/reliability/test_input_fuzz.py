@@ -289,9 +289,10 @@ def test_a_valid_state_does_exchange_the_code(tenants, zoom_token_endpoint):
     response = client.get("/adminapi/zoom/oauth/authorize",
                           {"code": "CodeForAlpha456", "state": state},
                           headers={"host": host(tenants["a"])})
-    assert response.status_code == 200
+    assert response.status_code == 302  # connected: on to the done page
     assert token_calls(zoom_token_endpoint) == 1
-    record_artifact("pages", "oauth-success", response.content)  # for the secrets scan
+    page = client.get(response["Location"], headers={"host": host(tenants["a"])})
+    record_artifact("pages", "oauth-success", page.content)  # for the secrets scan
 
 
 @FUZZ
@@ -326,7 +327,7 @@ def test_oauth_callback_fuzz_never_5xx_never_exchanges_without_valid_state(
     hostname = host(tenants[target]) if target in tenants else "nobody.portal.test"
     calls_before = token_calls(zoom_token_endpoint)
     response = client.get("/adminapi/zoom/oauth/authorize", query, headers={"host": hostname})
-    if state_mode == "issued_twice" and response.status_code == 200:
+    if state_mode == "issued_twice" and response.status_code == 302:
         # The same state again (a replay): it is spent.
         calls_before = token_calls(zoom_token_endpoint)
         response = client.get("/adminapi/zoom/oauth/authorize", query,
@@ -343,7 +344,7 @@ def test_oauth_callback_fuzz_never_5xx_never_exchanges_without_valid_state(
     if exchanged:
         assert valid_state or installation_flow, (query, target, started)
         assert exchanged == 1
-    if response.status_code == 200:
+    if response.status_code == 302:  # connected: redirected to the done page
         assert exchanged == 1
 
 

@@ -6,6 +6,10 @@ and location, waiting-room stints marked, the person's classification and reason
 server-side SVG charts of latency, jitter and loss per stream and person). Counts are of
 people, not join sessions. Counts and
 shares and charts come from `zoom_integration.selectors.meetings` (subqueries, no N+1).
+
+"Fetch quality data again" (a list action, and a button on the meeting page) resets a fetch
+and queues it (`metrics.metrics_fetch_again`): for staff with `change_zoommeeting` and a
+change grant on the meeting's tenant; nobody else sees it.
 """
 
 from __future__ import annotations
@@ -13,18 +17,20 @@ from __future__ import annotations
 import csv
 from collections.abc import Iterator
 
-from django.contrib import admin
+from django.contrib import admin, messages
 from django.contrib.admin.options import IncorrectLookupParameters
 from django.contrib.admin.utils import unquote
 from django.core.exceptions import PermissionDenied
-from django.http import HttpResponseRedirect, StreamingHttpResponse
+from django.http import Http404, HttpResponseNotAllowed, HttpResponseRedirect, StreamingHttpResponse
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.html import format_html
 
-from portal_security.access import tenants_visible_to
+from portal_security.access import tenant_access_allows, tenant_write_action, tenants_visible_to
 
+from ..messages import staff_text
+from ..metrics import metrics_fetch_again
 from ..models import ZoomGroup, ZoomMeeting, ZoomUser
 from ..selectors.meetings import (
     MAX_PARTICIPANT_CHARTS,
@@ -165,7 +171,7 @@ class ZoomMeetingAdmin(ZoomLabelsColumnMixin, ReadOnlyTenantDataAdmin):
     date_hierarchy = "end_time"
     list_select_related = ("tenant",)
     list_per_page = 50
-    actions = ("export_csv",)
+    actions = ("export_csv", "fetch_again")
     change_list_template = "admin/zoom_integration/zoommeeting/change_list.html"
 
     class Media:
@@ -178,6 +184,9 @@ class ZoomMeetingAdmin(ZoomLabelsColumnMixin, ReadOnlyTenantDataAdmin):
         opts = self.model._meta
         name = f"{opts.app_label}_{opts.model_name}"
         return [path("csv/", self.admin_site.admin_view(self.csv_view), name=f"{name}_csv"),
+                path("<path:object_id>/fetch-again/",
+                     self.admin_site.admin_view(self.fetch_again_view),
+                     name=f"{name}_fetch_again"),
                 *super().get_urls()]
 
     # --- Columns ---------------------------------------------------------------------------
@@ -206,6 +215,47 @@ class ZoomMeetingAdmin(ZoomLabelsColumnMixin, ReadOnlyTenantDataAdmin):
     def quality_badge(self, meeting):
         return format_html('<span class="op-badge op-q-{}">{}</span>', meeting.quality,
                            meeting.get_quality_display())
+
+    # --- Fetch again -----------------------------------------------------------------------
+
+    def has_fetch_permission(self, request):
+        # Fetching again rewrites the meeting's stored data: the model's change permission,
+        # although nobody edits a meeting through this admin.
+        return request.user.has_perm(f"{ZoomMeeting._meta.app_label}.change_zoommeeting")
+
+    def _may_fetch(self, request, meeting) -> bool:
+        return self.has_fetch_permission(request) and tenant_access_allows(
+            user=request.user, tenant_id=meeting.tenant_id, write=True)
+
+    def _fetch_again(self, request, meeting_ids: list[int]) -> None:
+        result = metrics_fetch_again(meeting_ids=meeting_ids)
+        queued, inactive = result["queued"], result["inactive"]
+        if queued:
+            self.message_user(request, f"Queued a new fetch of the quality data for {queued} "
+                              f"meeting{'s' if queued != 1 else ''}; the page shows the result "
+                              "in a minute or two.", messages.SUCCESS)
+        if inactive:
+            self.message_user(request, f"Not fetched: {inactive} meeting"
+                              f"{'s' if inactive != 1 else ''} of inactive tenants. Activate the "
+                              "tenant first.", messages.WARNING)
+
+    @tenant_write_action
+    @admin.action(description="Fetch quality data again", permissions=["fetch"])
+    def fetch_again(self, request, queryset):
+        self._fetch_again(request, list(queryset.values_list("pk", flat=True)))
+
+    def fetch_again_view(self, request, object_id):
+        """The meeting page's button: POST only, for users who may change its tenant."""
+        if request.method != "POST":
+            return HttpResponseNotAllowed(["POST"])
+        meeting = self.get_object(request, unquote(object_id))
+        if meeting is None:
+            raise Http404("No such meeting.")
+        if not self._may_fetch(request, meeting):
+            raise PermissionDenied
+        self._fetch_again(request, [meeting.pk])
+        return HttpResponseRedirect(
+            reverse("admin:zoom_integration_zoommeeting_change", args=[meeting.pk]))
 
     # --- CSV -------------------------------------------------------------------------------
 
@@ -240,6 +290,9 @@ class ZoomMeetingAdmin(ZoomLabelsColumnMixin, ReadOnlyTenantDataAdmin):
         if not self.has_view_permission(request, meeting):
             raise PermissionDenied
         page = meeting_page(meeting=meeting)
+        # Rows stored before errors were written for staff start with a class name: reword
+        # them for this page (in memory only).
+        meeting.last_error = staff_text(meeting.last_error)
         context = {
             **self.admin_site.each_context(request),
             "opts": self.model._meta,
@@ -253,6 +306,9 @@ class ZoomMeetingAdmin(ZoomLabelsColumnMixin, ReadOnlyTenantDataAdmin):
             "tenant_meetings_url": reverse("admin:zoom_integration_zoommeeting_changelist")
             + f"?{TENANT_PARAM}={meeting.tenant_id}",
             "media": self.media,
+            "fetch_again_url": (
+                reverse("admin:zoom_integration_zoommeeting_fetch_again", args=[meeting.pk])
+                if self._may_fetch(request, meeting) else None),
             **(extra_context or {}),
         }
         return TemplateResponse(request, "admin/zoom_integration/zoommeeting/detail.html",

@@ -3,10 +3,14 @@
 `TenantHealth` (a proxy of `Tenant`) gives the overview its own entry and permission: staff with
 `zoom_integration.view_tenanthealth` see the overview, the checklist and its printable version;
 nobody adds, changes or deletes through it. Everything shown comes from
-`zoom_integration.selectors` (health, checklist); no page here shows a secret.
+`zoom_integration.selectors` (health, checklist); no page here shows a secret. Below each
+status, links lead to the affected items (failed meeting fetches, failed deliveries, refused
+events, the failed sync), each for staff who may open that list.
 """
 
 from __future__ import annotations
+
+from urllib.parse import urlencode
 
 from django.contrib import admin
 from django.contrib.admin.utils import unquote
@@ -16,19 +20,19 @@ from django.http import Http404, HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils import timezone
-from django.utils.html import format_html
+from django.utils.html import format_html, format_html_join
 
 from portal_security.access import TenantScopedAdminMixin
 from tenants.models import Tenant
 from tenants.selectors import tenant_zoom_urls
 
-from ..models import TenantHealth, ZoomMeeting
+from ..models import SyncRun, TenantHealth, ZoomMeeting
 from ..selectors.checklist import StepState, setup_checklist
 from ..selectors.health import (
     HealthCode,
     health_from_row,
-    tenant_health,
     tenant_health_overview,
+    tenant_health_row,
 )
 from ..zoom import SUBSCRIBED_EVENTS
 from .base import ReadOnlyAdminMixin
@@ -60,10 +64,10 @@ class _HealthOverviewAdmin(admin.ModelAdmin):
         # The "Pages" column links only where the user may go; the flags ride on each row
         # (the admin instance is shared between requests, so it cannot hold them).
         qs = tenant_health_overview(base=self.model._default_manager.get_queryset()).annotate(
-            h_can_meetings=Value(request.user.has_perm("zoom_integration.view_zoommeeting"),
-                                 output_field=BooleanField()),
             h_can_edit=Value(request.user.has_perm("tenants.change_tenant"),
-                             output_field=BooleanField()))
+                             output_field=BooleanField()),
+            **{flag: Value(allowed, output_field=BooleanField())
+               for flag, allowed in _link_permissions(request.user).items()})
         return qs.order_by(*self.get_ordering(request))
 
     def get_ordering(self, request):
@@ -122,8 +126,12 @@ class TenantHealthAdmin(ReadOnlyAdminMixin, ReconcileHealthMixin, TenantScopedAd
     @admin.display(description="Status", ordering="h_rank")
     def status(self, row):
         health = health_from_row(row)
-        return format_html('{}<div class="op-reason op-wrap">{}</div>',
-                           status_badge(health.code, health.label), health.reason)
+        links = affected_links(row)
+        return format_html('{}<div class="op-reason op-wrap">{}</div>{}',
+                           status_badge(health.code, health.label), health.reason,
+                           format_html('<div class="op-reason op-affected">{}</div>',
+                                       format_html_join(" · ", '<a href="{}">{}</a>', links))
+                           if links else "")
 
     @admin.display(description="Last event", ordering="h_last_event_at")
     def last_event(self, row):
@@ -141,10 +149,15 @@ class TenantHealthAdmin(ReadOnlyAdminMixin, ReconcileHealthMixin, TenantScopedAd
 
     @admin.display(description="Failed deliveries", ordering="h_failed_deliveries")
     def failed_deliveries(self, row):
+        # Events refused at the door (bad signature) never become deliveries: say so here, or
+        # a wrong Secret Token would read as "0".
+        refused = (format_html('<div class="op-reason op-bad">{} refused: bad signature '
+                               '(24 h)</div>', row.h_refused_signatures)
+                   if row.h_refused_signatures else "")
         if not row.h_failed_deliveries:
-            return "0"
-        return format_html('<strong class="op-bad">{}</strong> ({} in 24 h)',
-                           row.h_failed_deliveries, row.h_recent_failed_deliveries)
+            return format_html("0{}", refused)
+        return format_html('<strong class="op-bad">{}</strong> ({} in 24 h){}',
+                           row.h_failed_deliveries, row.h_recent_failed_deliveries, refused)
 
     # Zoom's daily cap counts Heavy + Resource-intensive calls together.
     @admin.display(description="Capped API calls today", ordering="h_api_cap_share")
@@ -204,11 +217,12 @@ class TenantHealthAdmin(ReadOnlyAdminMixin, ReconcileHealthMixin, TenantScopedAd
 
     def _checklist_context(self, request, tenant: Tenant) -> dict:
         steps = setup_checklist(tenant=tenant)
-        health = tenant_health(tenant=tenant)
+        row = tenant_health_row(tenant=tenant)
         return {
             "tenant": tenant,
             "steps": steps,
-            "health": health,
+            "health": health_from_row(row),
+            "health_row": row,
             "urls": tenant_zoom_urls(tenant=tenant),
             "events": SUBSCRIBED_EVENTS,
             "done_count": sum(1 for s in steps if s.state == StepState.DONE),
@@ -218,9 +232,13 @@ class TenantHealthAdmin(ReadOnlyAdminMixin, ReconcileHealthMixin, TenantScopedAd
     def checklist_view(self, request, object_id):
         tenant = self._tenant_or_404(request, object_id)
         opts = self.model._meta
+        checklist = self._checklist_context(request, tenant)
+        row = checklist["health_row"]
+        for flag, allowed in _link_permissions(request.user).items():
+            setattr(row, flag, allowed)
         context = {
             **self.admin_site.each_context(request),
-            **self._checklist_context(request, tenant),
+            **checklist,
             "opts": opts,
             "title": f"Setup checklist: {tenant.name}",
             "print_url": reverse("admin:zoom_integration_tenanthealth_checklist_print",
@@ -233,6 +251,7 @@ class TenantHealthAdmin(ReadOnlyAdminMixin, ReconcileHealthMixin, TenantScopedAd
                 if request.user.has_perm(f"{ZoomMeeting._meta.app_label}.view_zoommeeting")
                 else None),
             "media": self.media,
+            "affected_links": affected_links(row),
         }
         return TemplateResponse(request, "admin/zoom_integration/tenanthealth/checklist.html",
                                 context)
@@ -242,6 +261,41 @@ class TenantHealthAdmin(ReadOnlyAdminMixin, ReconcileHealthMixin, TenantScopedAd
         return TemplateResponse(
             request, "admin/zoom_integration/tenanthealth/checklist_print.html",
             self._checklist_context(request, tenant))
+
+
+# (row flag suffix, model name): the lists `affected_links` points into.
+AFFECTED_LISTS = (("meetings", "zoommeeting"), ("deliveries", "zoomwebhookdelivery"),
+                  ("rejections", "webhookrejection"), ("syncs", "syncrun"))
+
+
+def _link_permissions(user) -> dict[str, bool]:
+    """The row flags the links read (h_can_meetings, ...): may the user open that list?"""
+    return {f"h_can_{key}": user.has_perm(f"zoom_integration.view_{model}")
+            for key, model in AFFECTED_LISTS}
+
+
+def _changelist(model: str, tenant_id: int, **filters: str) -> str:
+    query = urlencode({"tenant__id__exact": tenant_id, **filters})
+    return f"{reverse(f'admin:zoom_integration_{model}_changelist')}?{query}"
+
+
+def affected_links(row) -> list[tuple[str, str]]:
+    """(url, text) of the lists holding what makes a row unhealthy, where the user may go."""
+    links = []
+    if row.h_recent_failed_fetches and row.h_can_meetings:
+        count = row.h_recent_failed_fetches
+        links.append((_changelist("zoommeeting", row.pk, fetch_status__exact="failed"),
+                      f"{count} meeting{'s' if count != 1 else ''} failed: fetch again"))
+    if row.h_recent_failed_deliveries and row.h_can_deliveries:
+        count = row.h_recent_failed_deliveries
+        links.append((_changelist("zoomwebhookdelivery", row.pk, status__exact="failed"),
+                      f"{count} failed deliver{'ies' if count != 1 else 'y'}"))
+    if row.h_refused_signatures and row.h_can_rejections:
+        links.append((_changelist("webhookrejection", row.pk, reason__exact="bad_signature"),
+                      "refused events"))
+    if row.h_last_sync_status == SyncRun.Status.FAILED and row.h_can_syncs:
+        links.append((_changelist("syncrun", row.pk, status__exact="failed"), "failed sync"))
+    return links
 
 
 def _when(value):

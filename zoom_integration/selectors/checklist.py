@@ -13,12 +13,14 @@ from tenants.selectors import TenantCredentials, ZoomSetupUrls, credentials_of_r
 
 from .. import zoom
 from ..capabilities import CapabilityState, connection_capability_state, scope_missing_message
+from ..messages import staff_text
 from ..models import ConnectionState, SyncRun, WebhookRejection, ZoomConnection, ZoomWebhookDelivery
 from .health import (
     RECENT_ERRORS_WINDOW,
     HealthStatus,
     fmt_time,
     health_from_row,
+    revoked_by_staff,
     tenant_health_row,
 )
 
@@ -215,6 +217,10 @@ def _authorize_state(ev: Evidence) -> State:
                 f"{ev.row.zoom_account_id or '(unknown)'}.")
     if conn and conn.state in (ConnectionState.NEEDS_REAUTH, ConnectionState.DEAUTHORIZED):
         return StepState.PROBLEM, ev.health.reason
+    if revoked_by_staff(conn):
+        when = f" on {fmt_time(conn.last_error_at)}" if conn.last_error_at else ""
+        return StepState.PROBLEM, (f"Revoked by staff{when}: send the customer the link below "
+                                   "to authorize again.")
     return StepState.TODO, "Not authorized yet."
 
 
@@ -240,7 +246,8 @@ def _events_state(ev: Evidence) -> State:
 def _sync_state(ev: Evidence) -> State:
     row = ev.row
     if row.h_last_sync_status == SyncRun.Status.FAILED:
-        return StepState.PROBLEM, f"The last sync failed: {row.h_last_sync_error or 'no detail'}."
+        error = staff_text(row.h_last_sync_error).rstrip(".") or "no detail"
+        return StepState.PROBLEM, f"The last sync failed: {error}."
     if ev.last_good_sync:
         return StepState.DONE, (f"Last synced at {fmt_time(ev.last_good_sync.finished_at)}; "
                                 f"{row.h_users} users.")

@@ -3,6 +3,11 @@
 `tenant_health_overview` annotates every tenant in one query (last event, last sync, failures,
 users, Zoom API calls today against the plan's daily cap, connection facts) and decides the
 status in SQL, so the overview sorts worst-first; `health_from_row` words the reason.
+
+The reasons say what happened and what to do, and name what only the raw data knows: events
+refused for a bad signature while none is accepted (a wrong Secret Token: the deliveries never
+exist, so "failed deliveries" stays 0), an authorization revoked by staff (not "never
+authorized"), and a tenant without a primary hostname (its customer pages are not served).
 """
 
 from __future__ import annotations
@@ -20,6 +25,7 @@ from django.db.models import (
     F,
     FloatField,
     IntegerField,
+    Max,
     OuterRef,
     Q,
     QuerySet,
@@ -40,17 +46,20 @@ from tenants.selectors import (
 )
 
 from ..capabilities import connection_capability_state, scope_missing_message
+from ..messages import staff_text
 from ..models import (
     ApiUsage,
     ConnectionState,
     DeliveryStatus,
     SyncRun,
+    WebhookRejection,
     ZoomConnection,
     ZoomMeeting,
     ZoomUser,
     ZoomWebhookDelivery,
 )
 from ..models.metrics import FetchStatus
+from ..webhooks.receive import Reason
 from ..zoom import combined_daily_cap
 from .subqueries import count_subquery
 
@@ -175,6 +184,11 @@ def tenant_health_overview(*, base: QuerySet[Tenant] | None = None,
         )
         .annotate(h_api_cap_share=Cast(F("h_api_calls_today"), FloatField())
                   / Cast(F("h_daily_cap"), FloatField()))
+        .annotate(**_refused_annotations(tenant=tenant, since=since))
+        .annotate(h_events_refused=ExpressionWrapper(
+            Q(h_refused_signatures__gt=0) & ~Exists(ZoomWebhookDelivery.objects.filter(
+                tenant=tenant, received_at__gt=OuterRef("h_last_refused_at"))),
+            output_field=BooleanField()))
     )
     missing = tenant_ids_missing_credentials(tenants=base)
     connected = Q(h_conn_state=ConnectionState.CONNECTED)
@@ -185,6 +199,8 @@ def tenant_health_overview(*, base: QuerySet[Tenant] | None = None,
     cases = [
         (Q(pk__in=missing) | Q(client_id="") | Q(cred_has_primary=False),
          HealthCode.NEEDS_CREDENTIALS),
+        # Nothing from Zoom gets in (deauthorization events included): the first thing to fix.
+        (Q(h_events_refused=True), HealthCode.ERRORS),
         (Q(h_conn_state=ConnectionState.DEAUTHORIZED), HealthCode.DEAUTHORIZED),
         (Q(h_conn_state=ConnectionState.NEEDS_REAUTH), HealthCode.NEEDS_REAUTH),
         # A required capability no granted scope covers, or that Zoom refused (4711). Optional
@@ -203,6 +219,35 @@ def tenant_health_overview(*, base: QuerySet[Tenant] | None = None,
     )
 
 
+# Refusals that mean "the Secret Token here is not the app's" when none is accepted since.
+SIGNATURE_REFUSALS = (Reason.BAD_SIGNATURE,)
+
+
+def _refused_annotations(*, tenant, since: dt.datetime) -> dict:
+    """Events refused for a bad signature in the window: how many, and the last one's time."""
+    refused = (WebhookRejection.objects.filter(tenant=tenant, reason__in=SIGNATURE_REFUSALS,
+                                               last_at__gte=since)
+               .order_by().values("tenant"))
+    return {
+        "h_refused_signatures": Coalesce(Subquery(refused.annotate(_s=Sum("count")).values("_s"),
+                                                  output_field=IntegerField()), 0),
+        "h_last_refused_at": Subquery(refused.annotate(_m=Max("last_at")).values("_m"),
+                                      output_field=DateTimeField()),
+    }
+
+
+def revoked_by_staff(conn: ZoomConnection | None) -> bool:
+    """Authorized once, now not connected: only staff's Revoke (or Forget) leaves it so."""
+    return bool(conn and conn.state == ConnectionState.NOT_CONNECTED and conn.authorized_at)
+
+
+def _not_served_reason(row: Tenant) -> str:
+    missing = [m for m in credentials_of_row(row).missing if m != "a primary hostname"]
+    text = ("No primary hostname: the customer's authorization link, Redirect URL and event "
+            "URL are not served. Add one on the tenant's page.")
+    return text + (" Also missing: " + ", ".join(missing) + "." if missing else "")
+
+
 def fmt_time(value: dt.datetime | None) -> str:
     return timezone.localtime(value).strftime("%Y-%m-%d %H:%M %Z") if value else "never"
 
@@ -211,7 +256,9 @@ def health_from_row(row: Tenant) -> HealthStatus:
     """The status of a row from `tenant_health_overview`, with its reason (no queries)."""
     code = row.h_status
     conn: ZoomConnection | None = getattr(row, "zoom_connection", None)
-    if code == HealthCode.NEEDS_CREDENTIALS:
+    if code == HealthCode.NEEDS_CREDENTIALS and not row.cred_has_primary:
+        reason = _not_served_reason(row)
+    elif code == HealthCode.NEEDS_CREDENTIALS:
         missing = credentials_of_row(row).missing
         reason = "Missing: " + ", ".join(missing) + "." if missing else "Credentials incomplete."
     elif code == HealthCode.DEAUTHORIZED:
@@ -227,15 +274,24 @@ def health_from_row(row: Tenant) -> HealthStatus:
     elif code == HealthCode.AWAITING_VALIDATION:
         reason = ("Zoom has not validated the event notification endpoint URL yet, and no event "
                   "has arrived.")
+    elif code == HealthCode.AWAITING_AUTHORIZATION and revoked_by_staff(conn):
+        when = f" on {fmt_time(conn.last_error_at)}" if conn.last_error_at else ""
+        reason = f"Revoked by staff{when}: send the customer the link to authorize again."
     elif code == HealthCode.AWAITING_AUTHORIZATION:
         reason = "Credentials are in; the customer has not authorized the app yet."
     elif code == HealthCode.ERRORS:
         problems = []
+        if row.h_events_refused:
+            problems.append(
+                f"Zoom's events are refused: {row.h_refused_signatures} had a bad signature in "
+                "the last 24 hours and none was accepted since. Check the Secret Token: it must "
+                "be the one on the app's Access page in Zoom")
         if row.h_recent_failed_deliveries:
             problems.append(f"{row.h_recent_failed_deliveries} webhook deliveries failed in the "
                             "last 24 hours")
         if row.h_last_sync_status == SyncRun.Status.FAILED:
-            error = f": {row.h_last_sync_error}" if row.h_last_sync_error else ""
+            error = (f": {staff_text(row.h_last_sync_error).rstrip('.')}"
+                     if row.h_last_sync_error else "")
             problems.append(f"the last directory sync failed{error}")
         if row.h_recent_failed_fetches:
             problems.append(f"{row.h_recent_failed_fetches} meeting metrics fetches failed in "

@@ -40,3 +40,14 @@ def metrics_parked_resume_task() -> int:
     from zoom_integration.metrics import metrics_parked_resume
 
     return metrics_parked_resume()
+
+
+@shared_task(name="zoom_integration.tasks.metrics_failed_requeue", acks_late=True,
+             ignore_result=True)
+def metrics_failed_requeue_task(tenant_id: int) -> int:
+    """After a new authorization: queues the tenant's failed fetches again."""
+    from tenants.models import Tenant
+    from zoom_integration.metrics import metrics_failed_requeue
+
+    tenant = Tenant.objects.filter(pk=int(tenant_id)).first()
+    return metrics_failed_requeue(tenant=tenant) if tenant is not None else 0
