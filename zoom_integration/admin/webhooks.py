@@ -13,6 +13,7 @@ from django.contrib import admin, messages
 from django.db.models import Max, Sum
 from django.utils.html import format_html
 
+from nectar_portal.display import from_epoch_ms, truncated, when
 from portal_security.access import tenant_write_action
 
 from ..models import WebhookRejection, ZoomWebhookDelivery
@@ -31,7 +32,7 @@ class ZoomWebhookDeliveryAdmin(ReadOnlyTenantDataAdmin):
     date_hierarchy = "received_at"
     search_fields = ("dedupe_key", "account_id")
     actions = ["process_again"]
-    fields = ("tenant", "event", "status", "event_ts", "account_id", "dedupe_key",
+    fields = ("tenant", "event", "status", "event_time", "account_id", "dedupe_key",
               "received_at", "due_at", "started_at", "processed_at", "attempts", "sweeps",
               "duplicates", "remote_addr", "headers_pretty", "payload_pretty", "last_error",
               "traceback")
@@ -39,7 +40,12 @@ class ZoomWebhookDeliveryAdmin(ReadOnlyTenantDataAdmin):
 
     @admin.display(description="Last error")
     def short_error(self, delivery):
-        return delivery.last_error[:80]
+        return truncated(delivery.last_error, em=24)
+
+    @admin.display(description="Event time")
+    def event_time(self, delivery):
+        """Zoom stamps events in milliseconds; staff read a date."""
+        return when(from_epoch_ms(delivery.event_ts))
 
     @admin.display(description="Body (as received, shown indented)")
     def payload_pretty(self, delivery):
@@ -73,13 +79,22 @@ class ZoomWebhookDeliveryAdmin(ReadOnlyTenantDataAdmin):
                           messages.SUCCESS if queued == len(ids) else messages.WARNING)
 
 
+def reason_label(code: str) -> str:
+    """"bad_signature" as staff read it: "Bad signature"."""
+    return code.replace("_", " ").capitalize() if code else "—"
+
+
 @admin.register(WebhookRejection)
 class WebhookRejectionAdmin(ReadOnlyTenantDataAdmin):
-    list_display = ("day", "tenant", "reason", "meaning", "count", "last_at")
+    list_display = ("day", "tenant", "reason_label", "meaning", "count", "last_at")
     list_filter = ("reason", "tenant", "day")
     list_select_related = ("tenant",)
     date_hierarchy = "day"
     readonly_fields = ("tenant", "reason", "day", "count", "last_at")
+
+    @admin.display(description="Reason", ordering="reason")
+    def reason_label(self, rejection):
+        return reason_label(rejection.reason)
 
     @admin.display(description="Meaning")
     def meaning(self, rejection):
@@ -92,6 +107,7 @@ class WebhookRejectionAdmin(ReadOnlyTenantDataAdmin):
             rows = (changelist.queryset.order_by().values("reason")
                     .annotate(total=Sum("count"), last=Max("last_at")).order_by("-total"))
             response.context_data["rejections_by_reason"] = [
-                {**row, "description": Reason.DESCRIPTIONS.get(row["reason"], "")}
+                {**row, "label": reason_label(row["reason"]),
+                 "description": Reason.DESCRIPTIONS.get(row["reason"], "")}
                 for row in rows]
         return response

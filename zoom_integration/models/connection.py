@@ -29,7 +29,8 @@ class ZoomConnection(models.Model):
     scopes = models.TextField(blank=True, help_text="Granted scopes, space-separated, from Zoom.")
     missing_scopes = models.TextField(blank=True,
                                       help_text="Required scopes Zoom did not grant.")
-    api_url = models.URLField(blank=True, help_text="`api_url` from the token response, if any.")
+    api_url = models.URLField(blank=True,
+                              help_text="The API address Zoom gave with the tokens, if any.")
     authorized_by_email = models.EmailField(blank=True)
     authorized_by_zoom_user_id = models.CharField(max_length=64, blank=True)
     authorized_at = models.DateTimeField(null=True, blank=True)

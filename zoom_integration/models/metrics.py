@@ -66,17 +66,19 @@ class ZoomMeeting(models.Model):
     # Zoom's own labels from the Dashboard's meeting list (good, fair, poor or bad), kept beside
     # the portal's classification so staff can compare the two; empty until a list showed it.
     zoom_audio_quality = models.CharField(max_length=16, blank=True, default="",
-                                          help_text="Zoom's `audio_quality` label.")
+                                          help_text="Zoom's own audio quality label.")
     zoom_video_quality = models.CharField(max_length=16, blank=True, default="",
-                                          help_text="Zoom's `video_quality` label.")
+                                          help_text="Zoom's own video quality label.")
     zoom_screen_share_quality = models.CharField(
         max_length=16, blank=True, default="",
-        help_text="Zoom's `screen_share_quality` label.")
+        help_text="Zoom's own screen share quality label.")
     reconciled_at = models.DateTimeField(
         null=True, blank=True,
         help_text="When Zoom's meeting list showed it missing here (no ended event arrived).")
 
     class Meta:
+        verbose_name = "meeting"
+        verbose_name_plural = "meetings and webinars"
         ordering = ["-end_time", "-pk"]
         constraints = [models.UniqueConstraint(fields=["tenant", "uuid"],
                                                name="one_meeting_per_uuid")]
@@ -91,8 +93,8 @@ class ZoomParticipant(models.Model):
                                 related_name="participants")
     position = models.PositiveIntegerField(
         help_text="Order in Zoom's list; guests have no id, so this keys them.")
-    zoom_participant_id = models.CharField(max_length=64, blank=True,
-                                           help_text="Zoom `id`; blank for guests.")
+    zoom_participant_id = models.CharField(
+        max_length=64, blank=True, help_text="The participant's ID in Zoom; blank for guests.")
     user = models.ForeignKey("zoom_integration.ZoomUser", null=True, blank=True,
                              on_delete=models.SET_NULL, related_name="participations")
     user_name = models.CharField(max_length=256, blank=True)
@@ -107,7 +109,7 @@ class ZoomParticipant(models.Model):
     ip_address = models.CharField(max_length=64, blank=True)
     zoom_user_id = models.CharField(
         max_length=64, blank=True,
-        help_text="Zoom's per-meeting participant `user_id`; joins the QoS list to this row.")
+        help_text="Zoom's ID of the participant in this meeting; matches the quality data to them.")
     participant_user_id = models.CharField(max_length=64, blank=True,
                                            help_text="The account user's id; blank for guests.")
     join_time = models.DateTimeField(null=True, blank=True)
@@ -122,6 +124,7 @@ class ZoomParticipant(models.Model):
         default=dict, help_text="Per stream and metric: min/avg/max over the samples.")
 
     class Meta:
+        verbose_name = "participant"
         ordering = ["position"]
         constraints = [models.UniqueConstraint(fields=["meeting", "position"],
                                                name="one_participant_per_position")]
