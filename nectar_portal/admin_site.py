@@ -90,7 +90,7 @@ def group_app_list(app_list: list[dict]) -> list[dict]:
 class PortalAdminSite(admin.AdminSite):
     site_header = "Nectar portal"
     site_title = "Nectar portal"
-    index_title = "Customers, Zoom data and staff"
+    index_title = "Home"
     site_url = None  # no "View site": staff hosts have no site outside the admin
     enable_nav_sidebar = False
 

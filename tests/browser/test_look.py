@@ -56,6 +56,11 @@ def look(page, name: str, *, viewport: dict, staff: bool = True) -> None:
     width = page.evaluate("[document.documentElement.scrollWidth,"
                           " document.documentElement.clientWidth]")
     assert not scrolls_sideways(page), f"{name} at {viewport['width']} px: {width}"
+    if staff and viewport is LAPTOP:
+        # Django lets a wide list scroll inside its own box: on a laptop none may need to.
+        boxes = page.evaluate("[...document.querySelectorAll('.results')]"
+                              ".map(e => [e.scrollWidth, e.clientWidth])")
+        assert all(wide <= shown + 1 for wide, shown in boxes), f"{name}: {boxes}"
     if staff:
         assert page.locator("#site-name").inner_text().strip() == "Nectar portal", name
         assert page.title().endswith("| Nectar portal"), page.title()
@@ -123,7 +128,8 @@ def test_staff_pages_fit_a_laptop_and_say_nectar_portal(page, busy_tenant):
     # The sections and app names read as words, in the order staff work.
     page.set_viewport_size(LAPTOP)
     page.goto("/admin/")
-    captions = [c.strip() for c in page.locator("#content-main caption").all_inner_texts()]
+    captions = [(c.text_content() or "").strip()
+                for c in page.locator("#content-main caption").all()]
     assert captions[:4] == ["Customers", "Zoom data", "Staff access", "Scheduling"], captions
     body = page.locator("#content-main").inner_text()
     for raw in ("AXES", "OTP_TOTP", "PERIODIC TASKS", "Django administration", "View site"):

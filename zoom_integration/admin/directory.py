@@ -42,14 +42,18 @@ def sync_now(modeladmin, request, queryset):
 
 @admin.register(ZoomUser)
 class ZoomUserAdmin(ReadOnlyTenantDataAdmin):
-    list_display = ("email", "display_name", "tenant", "status", "user_type", "department",
-                    "synced_at", "deleted_at")
+    list_display = ("email", "display_name", "tenant_name", "status", "user_type",
+                    "department", "synced_at", "deleted_at")
     exclude = ("last_event_ts",)
     readonly_fields = ("last_event",)
     list_filter = ("tenant", "status", ("deleted_at", admin.EmptyFieldListFilter))
     search_fields = ("email", "display_name", "zoom_id")
     list_select_related = ("tenant",)
     show_full_result_count = False  # 100,000-user tenants: skip the second COUNT
+
+    @admin.display(description="Tenant", ordering="tenant__name")
+    def tenant_name(self, user):
+        return truncated(user.tenant.name, em=14)
 
     @admin.display(description="Department", ordering="dept")
     def department(self, user):

@@ -158,7 +158,7 @@ class ZoomMeetingAdmin(ZoomLabelsColumnMixin, ReadOnlyTenantDataAdmin):
     # Eight narrow columns fit a 1366 px screen beside the filters: the tenant and a webinar's
     # kind ride under the topic, long text is cut with the whole of it on hover.
     list_display = ("title", "end_time", "participants", "poor_share", "worst",
-                    "quality_badge", "zoom_labels", "fetch_status")
+                    "quality_badge", "zoom_labels", "data")
     list_filter = (("tenant", admin.RelatedOnlyFieldListFilter),
                    ("end_time", admin.DateFieldListFilter), "quality", "kind",
                    ZoomUserFilter, ZoomGroupFilter, "fetch_status")
@@ -190,10 +190,10 @@ class ZoomMeetingAdmin(ZoomLabelsColumnMixin, ReadOnlyTenantDataAdmin):
         if meeting.kind != MeetingKind.MEETING:
             where = f"{where} · {meeting.get_kind_display()}"
         return format_html('<a href="{}">{}</a><div class="op-reason">{}</div>', url,
-                           truncated(meeting.topic or meeting.uuid, em=24),
-                           truncated(where, em=24))
+                           truncated(meeting.topic or meeting.uuid, em=20),
+                           truncated(where, em=20))
 
-    @admin.display(description="Participants", ordering="q_participants")
+    @admin.display(description="People", ordering="q_participants")
     def participants(self, meeting):
         return meeting.q_participants
 
@@ -206,12 +206,16 @@ class ZoomMeetingAdmin(ZoomLabelsColumnMixin, ReadOnlyTenantDataAdmin):
 
     @admin.display(description="Worst metric")
     def worst(self, meeting):
-        return truncated(meeting.q_worst, em=14)
+        return truncated(meeting.q_worst, em=11)
 
     @admin.display(description="Quality", ordering="quality")
     def quality_badge(self, meeting):
         return format_html('<span class="op-badge op-q-{}">{}</span>', meeting.quality,
                            meeting.get_quality_display())
+
+    @admin.display(description="Data", ordering="fetch_status")
+    def data(self, meeting):
+        return truncated(meeting.get_fetch_status_display(), em=9)
 
     # --- CSV -------------------------------------------------------------------------------
 
