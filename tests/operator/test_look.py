@@ -197,3 +197,15 @@ def test_help_text_is_written_for_staff():
                 if "`" in help_text or re.search(r"docs/|\.md\b|§", help_text):
                     offenders.append(f"{model.__name__}.{field.name}: {help_text}")
     assert offenders == []
+
+
+def test_the_lockout_page_is_a_nectar_portal_page(settings, client, django_user_model):
+    settings.AXES_ENABLED = True
+    django_user_model.objects.create_user("alice", password="right-pw", is_staff=True)
+    for _ in range(5):
+        locked = client.post("/admin/login/?next=/admin/",
+                             {"username": "alice", "password": "wrong"}, REMOTE_ADDR="10.0.0.9")
+    assert locked.status_code == 429
+    page = text(locked)
+    assert "Nectar portal</a>" in page and "Sign-in locked" in page and "15 minutes" in page
+    assert "portal/favicon.svg" in page
