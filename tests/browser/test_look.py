@@ -32,6 +32,7 @@ from tests.factories import (
     add_samples,
     add_usage,
 )
+from zoom_integration.models import WebhookRejection
 from zoom_integration.zoom import REQUIRED_SCOPE_NAMES
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -81,6 +82,8 @@ def busy_tenant(superuser):
     SyncRunFactory(tenant=tenant, started_at=timezone.now() - dt.timedelta(hours=1))
     add_usage(tenant, calls=1234, category="Heavy", rate_limited=2)
     add_usage(tenant, calls=20345, category="Light")
+    WebhookRejection.objects.create(tenant=tenant, reason="validation_needs_secret_token",
+                                    day=timezone.now().date(), count=12, last_at=timezone.now())
     for n in range(6):
         ZoomUserFactory(tenant=tenant, user_type=1 + n % 2, status="active",
                         dept="Field sales, Northern and Central Europe")
@@ -115,6 +118,11 @@ def test_staff_pages_fit_a_laptop_and_say_nectar_portal(page, busy_tenant):
         ("meetings", "/admin/zoom_integration/zoommeeting/"),
         ("meeting", f"/admin/zoom_integration/zoommeeting/{meeting.pk}/change/"),
         ("users", "/admin/zoom_integration/zoomuser/"),
+        ("deliveries", "/admin/zoom_integration/zoomwebhookdelivery/"),
+        ("refused", "/admin/zoom_integration/webhookrejection/"),
+        ("sync-runs", "/admin/zoom_integration/syncrun/"),
+        ("directories", "/admin/zoom_integration/tenantdirectory/"),
+        ("reconcile", "/admin/zoom_integration/zoomreconcilestate/"),
     ]
     for name, url in pages:
         page.set_viewport_size(LAPTOP)

@@ -37,7 +37,7 @@ def text(response) -> str:
     return response.content.decode()
 
 
-# --- The site ------------------------------------------------------------------------------------
+# --- The site ----------------------------------------------------------------------------------
 
 def test_header_title_and_no_view_site(boss):
     page = text(boss.get("/admin/"))
@@ -92,7 +92,7 @@ def test_plural_names_read_as_english(boss):
     assert "Tenant accesss" not in page and "Api usages" not in page
 
 
-# --- Error pages -----------------------------------------------------------------------------------
+# --- Error pages ---------------------------------------------------------------------------------
 
 def test_404_under_the_admin_is_a_staff_page(boss):
     response = boss.get("/admin/no-such-page/")
@@ -124,7 +124,7 @@ def test_404_on_a_customer_host_has_no_admin_look(client):
     assert "/admin/" not in page
 
 
-# --- Words, dates and numbers ----------------------------------------------------------------------
+# --- Words, dates and numbers --------------------------------------------------------------------
 
 def test_one_date_format_with_its_time_zone():
     moment = dt.datetime(2026, 11, 30, 14, 5, tzinfo=dt.UTC)
