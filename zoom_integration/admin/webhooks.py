@@ -93,10 +93,25 @@ def reason_label(code: str) -> str:
     return code.replace("_", " ").capitalize() if code else "—"
 
 
+class ReasonFilter(admin.SimpleListFilter):
+    """The reasons present, in words ("Bad signature"), not as stored codes."""
+
+    title = "reason"
+    parameter_name = "reason"
+
+    def lookups(self, request, model_admin):
+        codes = (model_admin.get_queryset(request).order_by("reason")
+                 .values_list("reason", flat=True).distinct())
+        return [(code, reason_label(code)) for code in codes]
+
+    def queryset(self, request, queryset):
+        return queryset.filter(reason=self.value()) if self.value() else queryset
+
+
 @admin.register(WebhookRejection)
 class WebhookRejectionAdmin(ReadOnlyTenantDataAdmin):
     list_display = ("day", "tenant", "reason_label", "meaning", "count", "last_at")
-    list_filter = ("reason", "tenant", "day")
+    list_filter = (ReasonFilter, "tenant", "day")
     list_select_related = ("tenant",)
     date_hierarchy = "day"
     readonly_fields = ("tenant", "reason", "day", "count", "last_at")
