@@ -14,3 +14,7 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("", include("zoom_integration.urls")),
 ]
+
+# 403 and 404 in the admin's look under /admin/, plainly branded elsewhere (errors.py).
+handler403 = "nectar_portal.errors.permission_denied"
+handler404 = "nectar_portal.errors.page_not_found"

@@ -20,8 +20,8 @@ class TenantAccess(models.Model):
     granted_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
-        verbose_name = "tenant access"
-        verbose_name_plural = "tenant access"
+        verbose_name = "tenant access grant"
+        verbose_name_plural = "tenant access grants"
         ordering = ["user_id", "tenant_id"]
         constraints = [
             models.UniqueConstraint(fields=["user", "tenant"], name="one_access_per_user_tenant"),

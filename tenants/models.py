@@ -93,6 +93,7 @@ class TenantDomain(models.Model):
         default=False, help_text="Used in the Event notification endpoint URL, if set.")
 
     class Meta:
+        verbose_name = "hostname"
         ordering = ["-is_primary", "domain"]
         constraints = [
             models.UniqueConstraint(fields=["tenant"], condition=models.Q(is_primary=True),

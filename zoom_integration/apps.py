@@ -3,4 +3,4 @@ from django.apps import AppConfig
 
 class ZoomIntegrationConfig(AppConfig):
     name = "zoom_integration"
-    verbose_name = "Zoom"
+    verbose_name = "Zoom data"

@@ -38,9 +38,11 @@ PORTAL_STAFF_HOSTS = env.list("DJANGO_ALLOWED_HOSTS", default=["localhost", "127
 ALLOWED_HOSTS = ["*"]
 
 # --- Applications -----------------------------------------------------------------------------
+# The admin and a few framework apps through our own configs (nectar_portal/apps.py): the staff
+# site "Nectar portal" with its grouped index, and app names in words ("Login throttling").
 DJANGO_APPS = [
-    "django.contrib.admin",
-    "django.contrib.auth",
+    "nectar_portal.apps.PortalAdminConfig",
+    "nectar_portal.apps.StaffAccountsConfig",
     "django.contrib.contenttypes",
     "django.contrib.sessions",
     "django.contrib.messages",
@@ -48,11 +50,11 @@ DJANGO_APPS = [
     "django.contrib.staticfiles",
 ]
 THIRD_PARTY_APPS = [
-    "django_celery_beat",
+    "nectar_portal.apps.SchedulingConfig",
     "encrypted_model_fields",
-    "axes",
+    "nectar_portal.apps.LoginThrottlingConfig",
     "django_otp",
-    "django_otp.plugins.otp_totp",
+    "nectar_portal.apps.TwoFactorDevicesConfig",
     "csp",
     "django_prometheus",
 ]
@@ -146,6 +148,10 @@ LANGUAGE_CODE = "en-us"
 TIME_ZONE = "UTC"
 USE_I18N = True
 USE_TZ = True
+# One way to write a date and a time on every staff page, always with its time zone
+# ("2026-11-30 14:05 UTC"): nectar_portal/formats/en/formats.py. Localization is always on in
+# Django 5, so locale formats win over DATETIME_FORMAT here; a format module is the way.
+FORMAT_MODULE_PATH = ["nectar_portal.formats"]
 STATIC_URL = "static/"
 STATIC_ROOT = BASE_DIR / "staticfiles"
 STATICFILES_DIRS = [BASE_DIR / "static"]

@@ -8,11 +8,14 @@ from django.contrib import admin, messages
 from django.db.models import Count, Q
 from django.utils.html import format_html
 
+from nectar_portal.display import from_epoch_ms, truncated, when
 from portal_security.access import tenant_write_action
 
 from ..models import SyncRun, ZoomGroup, ZoomUser
 from ..models.directory import TenantDirectory
+from ..selectors.usage import api_calls_today_annotate
 from .base import ReadOnlyTenantDataAdmin
+from .usage import ApiCallsTodayColumnMixin
 
 
 @tenant_write_action
@@ -39,12 +42,27 @@ def sync_now(modeladmin, request, queryset):
 
 @admin.register(ZoomUser)
 class ZoomUserAdmin(ReadOnlyTenantDataAdmin):
-    list_display = ("email", "display_name", "tenant", "status", "user_type", "dept",
-                    "synced_at", "deleted_at")
+    list_display = ("email", "display_name", "tenant_name", "status", "user_type",
+                    "department", "synced_at", "deleted_at")
+    exclude = ("last_event_ts",)
+    readonly_fields = ("last_event",)
     list_filter = ("tenant", "status", ("deleted_at", admin.EmptyFieldListFilter))
     search_fields = ("email", "display_name", "zoom_id")
     list_select_related = ("tenant",)
     show_full_result_count = False  # 100,000-user tenants: skip the second COUNT
+
+    @admin.display(description="Tenant", ordering="tenant__name")
+    def tenant_name(self, user):
+        return truncated(user.tenant.name, em=14)
+
+    @admin.display(description="Department", ordering="dept")
+    def department(self, user):
+        return truncated(user.dept, em=16)
+
+    @admin.display(description="Last user event")
+    def last_event(self, user):
+        """Zoom stamps events in milliseconds; staff read a date."""
+        return when(from_epoch_ms(user.last_event_ts))
 
 
 @admin.register(ZoomGroup)
@@ -57,21 +75,30 @@ class ZoomGroupAdmin(ReadOnlyTenantDataAdmin):
     def get_queryset(self, request):
         return super().get_queryset(request).annotate(_members=Count("memberships"))
 
-    @admin.display(description="members stored", ordering="_members")
+    @admin.display(description="Members stored", ordering="_members")
     def members_here(self, obj):
         return obj._members
 
 
 @admin.register(SyncRun)
 class SyncRunAdmin(ReadOnlyTenantDataAdmin):
-    list_display = ("__str__", "tenant", "kind", "status", "phase", "progress", "started_at",
-                    "finished_at", "users_seen", "users_marked_deleted", "groups_seen",
-                    "api_calls")
+    # Eight columns fit 1366 px: the counts share one, the kind and status are in the name.
+    list_display = ("__str__", "tenant_name", "phase", "progress", "started_at", "finished_at",
+                    "found", "api_calls")
     list_filter = ("status", "kind", "tenant")
     list_select_related = ("tenant",)
     readonly_fields = ("progress",)
 
-    @admin.display(description="progress")
+    @admin.display(description="Tenant", ordering="tenant__name")
+    def tenant_name(self, run):
+        return truncated(run.tenant.name, em=14)
+
+    @admin.display(description="Found")
+    def found(self, run):
+        removed = f" ({run.users_marked_deleted} removed)" if run.users_marked_deleted else ""
+        return f"{run.users_seen} users{removed}, {run.groups_seen} groups"
+
+    @admin.display(description="Progress")
     def progress(self, obj):
         percent = obj.progress_percent
         if percent is None:
@@ -81,7 +108,7 @@ class SyncRunAdmin(ReadOnlyTenantDataAdmin):
 
 
 @admin.register(TenantDirectory)
-class TenantDirectoryAdmin(ReadOnlyTenantDataAdmin):
+class TenantDirectoryAdmin(ApiCallsTodayColumnMixin, ReadOnlyTenantDataAdmin):
     tenant_lookup = ""  # the rows are tenants
     list_display = ("name", "slug", "is_active", "sync_interval_hours", "users", "last_sync",
                     "api_calls_today")
@@ -90,27 +117,17 @@ class TenantDirectoryAdmin(ReadOnlyTenantDataAdmin):
     fields = ("name", "slug", "is_active", "sync_interval_hours", "zoom_plan")
 
     def get_queryset(self, request):
-        return super().get_queryset(request).annotate(
+        # Today's API calls as Tenant health counts them (one number per fact).
+        return api_calls_today_annotate(super().get_queryset(request)).annotate(
             _users=Count("zoom_users", filter=Q(zoom_users__deleted_at__isnull=True)))
 
-    @admin.display(description="users", ordering="_users")
+    @admin.display(description="Users", ordering="_users")
     def users(self, obj):
         return obj._users
 
-    @admin.display(description="last sync")
+    @admin.display(description="Last sync")
     def last_sync(self, obj):
         run = obj.sync_runs.order_by("-started_at").first()
         if run is None:
             return "never"
-        return f"{run.kind} {run.status} at {run.started_at:%Y-%m-%d %H:%M} UTC"
-
-    @admin.display(description="API calls today (Heavy+Resource-intensive / daily cap)")
-    def api_calls_today(self, obj):
-        from ..ratelimit import api_usage_today
-        from ..zoom import COMBINED_DAILY, combined_daily_cap
-
-        usage = api_usage_today(tenant=obj)
-        heavy = sum(usage.get(c, 0) for c in COMBINED_DAILY)
-        cap = combined_daily_cap(obj.zoom_plan)
-        total = sum(v for k, v in usage.items() if not k.startswith("rate_limited"))
-        return f"{total} total; {heavy} / {cap if cap else 'no cap'}"
+        return f"{run.kind} sync {run.get_status_display().lower()}, {when(run.started_at)}"

@@ -27,11 +27,13 @@ from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.html import format_html
 
+from nectar_portal.display import truncated
 from portal_security.access import tenant_access_allows, tenant_write_action, tenants_visible_to
 
 from ..messages import staff_text
 from ..metrics import metrics_fetch_again
 from ..models import ZoomGroup, ZoomMeeting, ZoomUser
+from ..models.metrics import MeetingKind
 from ..selectors.meetings import (
     MAX_PARTICIPANT_CHARTS,
     meeting_page,
@@ -162,8 +164,10 @@ def meetings_csv_response(queryset, filename: str) -> StreamingHttpResponse:
 class ZoomMeetingAdmin(ZoomLabelsColumnMixin, ReadOnlyTenantDataAdmin):
     # Read-only; staff see the meetings of the tenants granted to them.
     tenant_lookup = "tenant"
-    list_display = ("title", "tenant", "kind", "end_time", "participants", "poor_share",
-                    "worst", "quality_badge", "zoom_labels", "fetch_status")
+    # Eight narrow columns fit a 1366 px screen beside the filters: the tenant and a webinar's
+    # kind ride under the topic, long text is cut with the whole of it on hover.
+    list_display = ("title", "end_time", "participants", "poor_share", "worst",
+                    "quality_badge", "zoom_labels", "data")
     list_filter = (("tenant", admin.RelatedOnlyFieldListFilter),
                    ("end_time", admin.DateFieldListFilter), "quality", "kind",
                    ZoomUserFilter, ZoomGroupFilter, "fetch_status")
@@ -194,9 +198,14 @@ class ZoomMeetingAdmin(ZoomLabelsColumnMixin, ReadOnlyTenantDataAdmin):
     @admin.display(description="Topic", ordering="topic")
     def title(self, meeting):
         url = reverse("admin:zoom_integration_zoommeeting_change", args=[meeting.pk])
-        return format_html('<a href="{}">{}</a>', url, meeting.topic or meeting.uuid)
+        where = meeting.tenant.name
+        if meeting.kind != MeetingKind.MEETING:
+            where = f"{where} · {meeting.get_kind_display()}"
+        return format_html('<a href="{}">{}</a><div class="op-reason">{}</div>', url,
+                           truncated(meeting.topic or meeting.uuid, em=20),
+                           truncated(where, em=20))
 
-    @admin.display(description="Participants", ordering="q_participants")
+    @admin.display(description="People", ordering="q_participants")
     def participants(self, meeting):
         return meeting.q_participants
 
@@ -204,12 +213,12 @@ class ZoomMeetingAdmin(ZoomLabelsColumnMixin, ReadOnlyTenantDataAdmin):
     def poor_share(self, meeting):
         if meeting.q_poor_share is None:
             return "—"
-        return format_html("{} <span class=\"op-reason\">({} of {})</span>",
+        return format_html('{} <span class="op-reason">({} of {})</span>',
                            _percent(meeting.q_poor_share), meeting.q_poor, meeting.q_classified)
 
     @admin.display(description="Worst metric")
     def worst(self, meeting):
-        return meeting.q_worst or "—"
+        return truncated(meeting.q_worst, em=11)
 
     @admin.display(description="Quality", ordering="quality")
     def quality_badge(self, meeting):
@@ -256,6 +265,10 @@ class ZoomMeetingAdmin(ZoomLabelsColumnMixin, ReadOnlyTenantDataAdmin):
         self._fetch_again(request, [meeting.pk])
         return HttpResponseRedirect(
             reverse("admin:zoom_integration_zoommeeting_change", args=[meeting.pk]))
+
+    @admin.display(description="Data", ordering="fetch_status")
+    def data(self, meeting):
+        return truncated(meeting.get_fetch_status_display(), em=9)
 
     # --- CSV -------------------------------------------------------------------------------
 

@@ -22,6 +22,7 @@ from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 
+from nectar_portal.display import when_html
 from portal_security.access import TenantScopedAdminMixin
 from tenants.models import Tenant
 from tenants.selectors import tenant_zoom_urls
@@ -37,6 +38,7 @@ from ..selectors.health import (
 from ..zoom import SUBSCRIBED_EVENTS
 from .base import ReadOnlyAdminMixin
 from .reconcile import ReconcileHealthMixin
+from .usage import ApiCallsTodayColumnMixin
 
 
 class HealthStatusFilter(admin.SimpleListFilter):
@@ -75,8 +77,8 @@ class _HealthOverviewAdmin(admin.ModelAdmin):
 
 
 @admin.register(TenantHealth)
-class TenantHealthAdmin(ReadOnlyAdminMixin, ReconcileHealthMixin, TenantScopedAdminMixin,
-                        _HealthOverviewAdmin):
+class TenantHealthAdmin(ReadOnlyAdminMixin, ReconcileHealthMixin, ApiCallsTodayColumnMixin,
+                        TenantScopedAdminMixin, _HealthOverviewAdmin):
     """Read-only like every admin of Zoom data (the overview and checklist only look); its
     queryset comes annotated from the health selector, hence its own base below the mixins."""
 
@@ -158,19 +160,6 @@ class TenantHealthAdmin(ReadOnlyAdminMixin, ReconcileHealthMixin, TenantScopedAd
             return format_html("0{}", refused)
         return format_html('<strong class="op-bad">{}</strong> ({} in 24 h){}',
                            row.h_failed_deliveries, row.h_recent_failed_deliveries, refused)
-
-    # Zoom's daily cap counts Heavy + Resource-intensive calls together.
-    @admin.display(description="Capped API calls today", ordering="h_api_cap_share")
-    def api_calls_today(self, row):
-        share = row.h_api_calls_today / row.h_daily_cap if row.h_daily_cap else 0
-        css = "op-bad" if share >= 0.9 else "op-warn" if share >= 0.7 else ""
-        limited = (format_html('<div class="op-reason op-bad">{} rate-limited</div>',
-                               row.h_rate_limited_today) if row.h_rate_limited_today else "")
-        return format_html(
-            '<span class="{}">{} / {}</span><div class="op-reason">{}% of the cap; {} calls '
-            'in all categories</div>{}',
-            css, f"{row.h_api_calls_today:,}", f"{row.h_daily_cap:,}", f"{share * 100:.1f}",
-            f"{row.h_api_calls_today_all:,}", limited)
 
     def links(self, row):
         """Checklist, meetings and the tenant's own page: only where the user may go."""
@@ -299,6 +288,4 @@ def affected_links(row) -> list[tuple[str, str]]:
 
 
 def _when(value):
-    local = timezone.localtime(value)
-    return format_html('<time datetime="{}">{}</time>', value.isoformat(),
-                       local.strftime("%Y-%m-%d %H:%M"))
+    return when_html(value)

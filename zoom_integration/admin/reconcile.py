@@ -24,6 +24,7 @@ from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.html import format_html
 
+from nectar_portal.display import when
 from portal_security.access import tenant_access_allows, tenants_visible_to
 from tenants.models import Tenant
 
@@ -165,11 +166,10 @@ def reconcile_progress_text(state: ZoomReconcileState | None) -> str:
     if state.pending:
         text = f"{state.job_origin or 'run'}: {state.job_done} of {state.job_total} windows listed"
         if state.waiting_until and state.waiting_until > timezone.now():
-            text += (f"; the rest waits for Zoom's limit to reset "
-                     f"({timezone.localtime(state.waiting_until):%Y-%m-%d %H:%M})")
+            text += f"; the rest waits for Zoom's limit to reset ({when(state.waiting_until)})"
         return text
     if state.last_complete_at:
-        return (f"up to date ({timezone.localtime(state.last_complete_at):%Y-%m-%d %H:%M}); "
+        return (f"up to date ({when(state.last_complete_at)}); "
                 f"{state.meetings_found} found missing in all")
     return state.get_status_display()
 

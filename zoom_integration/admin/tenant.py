@@ -20,6 +20,7 @@ from django.http import Http404, HttpResponseNotAllowed, HttpResponseRedirect
 from django.urls import path, reverse
 from django.utils.html import format_html, format_html_join
 
+from nectar_portal.display import when
 from portal_security.access import TenantScopedAdminMixin, tenant_write_action
 from portal_security.admin import TenantAccessInline
 from tenants.admin import TenantAdmin, copyable
@@ -92,15 +93,13 @@ class ZoomTenantAdmin(TenantScopedAdminMixin, TenantAdmin):
             ("State", conn.get_state_display()),
             ("Zoom account ID", tenant.zoom_account_id or "—"),
             ("Authorized by", " ".join(filter(None, [conn.authorized_by_email,
-                                                     f"at {conn.authorized_at:%Y-%m-%d %H:%M} UTC"
+                                                     f"at {when(conn.authorized_at)}"
                                                      if conn.authorized_at else ""])) or "—"),
             ("Granted scopes", f"{conn.scopes} ({conn.scope_kind or 'granular'} app)"
              if conn.scopes else "—"),
             ("Missing scopes", _missing_text(conn)),
-            ("Access token expires", f"{conn.access_token_expires_at:%Y-%m-%d %H:%M:%S} UTC"
-             if conn.access_token_expires_at else "—"),
-            ("Last refresh", f"{conn.last_refreshed_at:%Y-%m-%d %H:%M:%S} UTC"
-             if conn.last_refreshed_at else "—"),
+            ("Access token expires", when(conn.access_token_expires_at)),
+            ("Last refresh", when(conn.last_refreshed_at)),
             ("Last error", conn.last_error or "none"),
         ]
         return format_html('<table class="zoom-connection">{}</table>', format_html_join(
@@ -113,7 +112,7 @@ class ZoomTenantAdmin(TenantScopedAdminMixin, TenantAdmin):
             return "Save the tenant to get its setup checklist."
         conn = _connection(tenant)
         validated = (f"Zoom validated the event endpoint at "
-                     f"{conn.endpoint_validated_at:%Y-%m-%d %H:%M} UTC"
+                     f"{when(conn.endpoint_validated_at)}"
                      if conn and conn.endpoint_validated_at
                      else "Zoom has not validated the event endpoint yet")
         links = [

@@ -13,6 +13,7 @@ from django.contrib import admin, messages
 from django.db.models import Max, Sum
 from django.utils.html import format_html
 
+from nectar_portal.display import from_epoch_ms, truncated, when
 from portal_security.access import tenant_write_action
 
 from ..models import WebhookRejection, ZoomWebhookDelivery
@@ -24,22 +25,36 @@ from .base import ReadOnlyTenantDataAdmin
 
 @admin.register(ZoomWebhookDelivery)
 class ZoomWebhookDeliveryAdmin(ReadOnlyTenantDataAdmin):
-    list_display = ("id", "tenant", "event", "status", "attempts", "duplicates", "received_at",
+    # Fits 1366 px: Zoom's repeat deliveries are on each delivery's page, long text is cut.
+    list_display = ("id", "tenant_name", "event", "status", "tries", "received_at",
                     "processed_at", "short_error")
     list_filter = ("tenant", "event", "status", "received_at")
     list_select_related = ("tenant",)
     date_hierarchy = "received_at"
     search_fields = ("dedupe_key", "account_id")
     actions = ["process_again"]
-    fields = ("tenant", "event", "status", "event_ts", "account_id", "dedupe_key",
+    fields = ("tenant", "event", "status", "event_time", "account_id", "dedupe_key",
               "received_at", "due_at", "started_at", "processed_at", "attempts", "sweeps",
               "duplicates", "remote_addr", "headers_pretty", "payload_pretty", "last_error",
               "traceback")
     readonly_fields = fields
 
+    @admin.display(description="Tenant", ordering="tenant__name")
+    def tenant_name(self, delivery):
+        return truncated(delivery.tenant.name, em=14)
+
     @admin.display(description="Last error")
     def short_error(self, delivery):
-        return delivery.last_error[:80]
+        return truncated(delivery.last_error, em=16)
+
+    @admin.display(description="Tries", ordering="attempts")
+    def tries(self, delivery):
+        return delivery.attempts
+
+    @admin.display(description="Event time")
+    def event_time(self, delivery):
+        """Zoom stamps events in milliseconds; staff read a date."""
+        return when(from_epoch_ms(delivery.event_ts))
 
     @admin.display(description="Body (as received, shown indented)")
     def payload_pretty(self, delivery):
@@ -73,13 +88,37 @@ class ZoomWebhookDeliveryAdmin(ReadOnlyTenantDataAdmin):
                           messages.SUCCESS if queued == len(ids) else messages.WARNING)
 
 
+def reason_label(code: str) -> str:
+    """"bad_signature" as staff read it: "Bad signature"."""
+    return code.replace("_", " ").capitalize() if code else "—"
+
+
+class ReasonFilter(admin.SimpleListFilter):
+    """The reasons present, in words ("Bad signature"), not as stored codes."""
+
+    title = "reason"
+    parameter_name = "reason"
+
+    def lookups(self, request, model_admin):
+        codes = (model_admin.get_queryset(request).order_by("reason")
+                 .values_list("reason", flat=True).distinct())
+        return [(code, reason_label(code)) for code in codes]
+
+    def queryset(self, request, queryset):
+        return queryset.filter(reason=self.value()) if self.value() else queryset
+
+
 @admin.register(WebhookRejection)
 class WebhookRejectionAdmin(ReadOnlyTenantDataAdmin):
-    list_display = ("day", "tenant", "reason", "meaning", "count", "last_at")
-    list_filter = ("reason", "tenant", "day")
+    list_display = ("day", "tenant", "reason_label", "meaning", "count", "last_at")
+    list_filter = (ReasonFilter, "tenant", "day")
     list_select_related = ("tenant",)
     date_hierarchy = "day"
     readonly_fields = ("tenant", "reason", "day", "count", "last_at")
+
+    @admin.display(description="Reason", ordering="reason")
+    def reason_label(self, rejection):
+        return reason_label(rejection.reason)
 
     @admin.display(description="Meaning")
     def meaning(self, rejection):
@@ -92,6 +131,7 @@ class WebhookRejectionAdmin(ReadOnlyTenantDataAdmin):
             rows = (changelist.queryset.order_by().values("reason")
                     .annotate(total=Sum("count"), last=Max("last_at")).order_by("-total"))
             response.context_data["rejections_by_reason"] = [
-                {**row, "description": Reason.DESCRIPTIONS.get(row["reason"], "")}
+                {**row, "label": reason_label(row["reason"]),
+                 "description": Reason.DESCRIPTIONS.get(row["reason"], "")}
                 for row in rows]
         return response

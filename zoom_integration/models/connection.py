@@ -30,14 +30,15 @@ class ZoomConnection(models.Model):
     scopes = models.TextField(blank=True, help_text="Granted scopes, space-separated, from Zoom.")
     scope_kind = models.CharField(
         max_length=10, blank=True,
-        help_text="granular (apps created since 2024) or classic, read from the granted scopes.")
+        help_text="Granular (apps created since 2024) or classic, read from the granted scopes.")
     missing_capabilities = models.TextField(
         blank=True, help_text="Required capabilities (keys, space-separated) that no granted "
                               "scope covers, or that Zoom refused with code 4711.")
     missing_scopes = models.TextField(
         blank=True, help_text="The scope names to add for the missing capabilities, in the names "
                               "of the app's kind.")
-    api_url = models.URLField(blank=True, help_text="`api_url` from the token response, if any.")
+    api_url = models.URLField(blank=True,
+                              help_text="The API address Zoom gave with the tokens, if any.")
     authorized_by_email = models.EmailField(blank=True)
     authorized_by_zoom_user_id = models.CharField(max_length=64, blank=True)
     authorized_at = models.DateTimeField(null=True, blank=True)

@@ -5,17 +5,27 @@ from django.db import models
 from tenants.models import Tenant
 
 
+class ZoomUserType(models.IntegerChoices):
+    """Zoom's user "type" values; others may appear and are shown as their number."""
+
+    BASIC = 1, "Basic"
+    LICENSED = 2, "Licensed"
+    ON_PREM = 3, "On-prem"
+    NONE = 99, "None"
+
+
 class ZoomUser(models.Model):
     tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="zoom_users")
-    zoom_id = models.CharField(max_length=64, help_text="Zoom's user `id`.")
+    zoom_id = models.CharField(max_length=64, help_text="The user's ID in Zoom.")
     email = models.EmailField(max_length=254, blank=True)
     first_name = models.CharField(max_length=128, blank=True)
     last_name = models.CharField(max_length=128, blank=True)
     display_name = models.CharField(max_length=256, blank=True)
-    user_type = models.PositiveSmallIntegerField(null=True, blank=True,
-                                                 help_text="Zoom `type`: 1 basic, 2 licensed, …")
+    user_type = models.PositiveSmallIntegerField(
+        "type", null=True, blank=True, choices=ZoomUserType.choices,
+        help_text="Zoom's licence type: Basic or Licensed (On-prem and None are rare).")
     status = models.CharField(max_length=16, blank=True,
-                              help_text="Zoom `status`: active, inactive or pending.")
+                              help_text="As Zoom reports it: active, inactive or pending.")
     role_id = models.CharField(max_length=32, blank=True)
     dept = models.CharField(max_length=256, blank=True)
     timezone = models.CharField(max_length=64, blank=True)
@@ -28,9 +38,11 @@ class ZoomUser(models.Model):
                    "kept for history."))
     last_event_ts = models.BigIntegerField(
         null=True, blank=True,
-        help_text="`event_ts` (ms) of the last user.* event applied; older events are ignored.")
+        help_text="When the last user event applied here happened (Zoom's time, in milliseconds); "
+                  "older events arriving late are ignored.")
 
     class Meta:
+        verbose_name = "Zoom user"
         constraints = [models.UniqueConstraint(fields=["tenant", "zoom_id"],
                                                name="one_zoom_user_per_tenant")]
         indexes = [models.Index(fields=["tenant", "email"])]
@@ -48,6 +60,7 @@ class ZoomGroup(models.Model):
     deleted_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
+        verbose_name = "Zoom group"
         constraints = [models.UniqueConstraint(fields=["tenant", "zoom_id"],
                                                name="one_zoom_group_per_tenant")]
 
@@ -63,6 +76,7 @@ class ZoomGroupMembership(models.Model):
         help_text="Last sync that saw it; a full sync removes memberships it did not see.")
 
     class Meta:
+        verbose_name = "group membership"
         constraints = [models.UniqueConstraint(fields=["group", "user"],
                                                name="one_membership_per_group_user")]
 
@@ -96,6 +110,7 @@ class SyncRun(models.Model):
     error = models.TextField(blank=True)
 
     class Meta:
+        verbose_name = "directory sync"
         ordering = ["-started_at"]
 
     def __str__(self):
@@ -113,5 +128,5 @@ class TenantDirectory(Tenant):
 
     class Meta:
         proxy = True
-        verbose_name = "directory sync"
-        verbose_name_plural = "directory syncs"
+        verbose_name = "directory"
+        verbose_name_plural = "directories"

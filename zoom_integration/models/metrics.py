@@ -74,12 +74,12 @@ class ZoomMeeting(models.Model):
     # Zoom's own labels from the Dashboard's meeting list (good, fair, poor or bad), kept beside
     # the portal's classification so staff can compare the two; empty until a list showed it.
     zoom_audio_quality = models.CharField(max_length=16, blank=True, default="",
-                                          help_text="Zoom's `audio_quality` label.")
+                                          help_text="Zoom's own audio quality label.")
     zoom_video_quality = models.CharField(max_length=16, blank=True, default="",
-                                          help_text="Zoom's `video_quality` label.")
+                                          help_text="Zoom's own video quality label.")
     zoom_screen_share_quality = models.CharField(
         max_length=16, blank=True, default="",
-        help_text="Zoom's `screen_share_quality` label.")
+        help_text="Zoom's own screen share quality label.")
     reconciled_at = models.DateTimeField(
         null=True, blank=True,
         help_text="When Zoom's meeting list showed it missing here (no ended event arrived).")
@@ -88,6 +88,8 @@ class ZoomMeeting(models.Model):
         help_text="When retention removed the per-minute QoS (per-participant results stay).")
 
     class Meta:
+        verbose_name = "meeting"
+        verbose_name_plural = "meetings and webinars"
         ordering = ["-end_time", "-pk"]
         constraints = [models.UniqueConstraint(fields=["tenant", "uuid"],
                                                name="one_meeting_per_uuid")]
@@ -149,8 +151,8 @@ class ZoomParticipant(models.Model):
                                 related_name="participants")
     position = models.PositiveIntegerField(
         help_text="Order in Zoom's list; guests have no id, so this keys them.")
-    zoom_participant_id = models.CharField(max_length=64, blank=True,
-                                           help_text="Zoom `id`; blank for guests.")
+    zoom_participant_id = models.CharField(
+        max_length=64, blank=True, help_text="The participant's ID in Zoom; blank for guests.")
     person = models.ForeignKey(
         ZoomMeetingPerson, null=True, blank=True, on_delete=models.SET_NULL,
         related_name="sessions",
@@ -161,7 +163,7 @@ class ZoomParticipant(models.Model):
     customer_key = models.CharField(max_length=128, blank=True,
                                     help_text="Set by apps joining through Zoom's SDKs.")
     status = models.CharField(max_length=32, blank=True,
-                              help_text="Zoom's `status`: in_meeting or in_waiting_room.")
+                              help_text="Zoom's status: in meeting or in the waiting room.")
     in_waiting_room = models.BooleanField(
         default=False, help_text="A waiting-room stint: stored, left out of counts and quality.")
     user = models.ForeignKey("zoom_integration.ZoomUser", null=True, blank=True,
@@ -178,7 +180,7 @@ class ZoomParticipant(models.Model):
     ip_address = models.CharField(max_length=64, blank=True)
     zoom_user_id = models.CharField(
         max_length=64, blank=True,
-        help_text="Zoom's per-meeting participant `user_id`; joins the QoS list to this row.")
+        help_text="Zoom's ID of the participant in this meeting; matches the quality data to them.")
     participant_user_id = models.CharField(max_length=64, blank=True,
                                            help_text="The account user's id; blank for guests.")
     join_time = models.DateTimeField(null=True, blank=True)
@@ -186,6 +188,7 @@ class ZoomParticipant(models.Model):
     leave_reason = models.TextField(blank=True)
 
     class Meta:
+        verbose_name = "participant"
         ordering = ["position"]
         constraints = [models.UniqueConstraint(fields=["meeting", "position"],
                                                name="one_participant_per_position")]

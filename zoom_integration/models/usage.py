@@ -19,6 +19,7 @@ class ApiUsage(models.Model):
     rate_limited = models.PositiveIntegerField(default=0)
 
     class Meta:
+        verbose_name = verbose_name_plural = "API usage"
         constraints = [models.UniqueConstraint(fields=["tenant", "day", "category"],
                                                name="one_usage_row_per_day_category")]
 

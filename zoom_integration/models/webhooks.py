@@ -22,11 +22,13 @@ class DeliveryStatus(models.TextChoices):
 
 class ZoomWebhookDelivery(models.Model):
     tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="deliveries")
-    event = models.CharField(max_length=100, db_index=True, help_text="Zoom's `event`.")
-    event_ts = models.BigIntegerField(null=True, blank=True,
-                                      help_text="Zoom's `event_ts`, milliseconds since epoch.")
+    event = models.CharField(max_length=100, db_index=True,
+                             help_text="The event type Zoom sent, e.g. meeting.ended.")
+    event_ts = models.BigIntegerField(
+        null=True, blank=True,
+        help_text="When the event happened, as Zoom stamped it (milliseconds since 1970).")
     account_id = models.CharField(max_length=64, blank=True,
-                                  help_text="Zoom's `payload.account_id`.")
+                                  help_text="The Zoom account the event came from.")
     dedupe_key = models.CharField(
         max_length=300,
         help_text="Event plus the object's identity: Zoom's retries "
@@ -59,6 +61,7 @@ class ZoomWebhookDelivery(models.Model):
     processed_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
+        verbose_name = "webhook delivery"
         verbose_name_plural = "webhook deliveries"
         ordering = ["-received_at"]
         constraints = [
@@ -87,6 +90,8 @@ class WebhookRejection(models.Model):
     last_at = models.DateTimeField()
 
     class Meta:
+        verbose_name = "refused delivery"
+        verbose_name_plural = "refused deliveries"
         ordering = ["-day", "reason"]
         constraints = [models.UniqueConstraint(fields=["tenant", "reason", "day"],
                                                name="one_rejection_tally_per_day")]

@@ -23,7 +23,6 @@ from django.db.models import (
     Exists,
     ExpressionWrapper,
     F,
-    FloatField,
     IntegerField,
     Max,
     OuterRef,
@@ -35,10 +34,10 @@ from django.db.models import (
     Value,
     When,
 )
-from django.db.models.functions import Cast, Coalesce
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 
-from tenants.models import Tenant, ZoomPlan
+from tenants.models import Tenant
 from tenants.selectors import (
     credentials_annotations,
     credentials_of_row,
@@ -48,7 +47,6 @@ from tenants.selectors import (
 from ..capabilities import connection_capability_state, scope_missing_message
 from ..messages import staff_text
 from ..models import (
-    ApiUsage,
     ConnectionState,
     DeliveryStatus,
     SyncRun,
@@ -60,11 +58,9 @@ from ..models import (
 )
 from ..models.metrics import FetchStatus
 from ..webhooks.receive import Reason
-from ..zoom import combined_daily_cap
 from .subqueries import count_subquery
+from .usage import api_calls_today_annotate
 
-# API usage categories that count toward Zoom's combined daily cap (as stored in ApiUsage).
-CAPPED_CATEGORIES_REGEX = r"^(heavy|resource[-_ ]?intensive)$"
 # Deliveries and fetches that failed within this window make a tenant show "errors".
 RECENT_ERRORS_WINDOW = dt.timedelta(hours=24)
 
@@ -119,18 +115,11 @@ def tenant_health_overview(*, base: QuerySet[Tenant] | None = None,
     """
     now = now or timezone.now()
     since = now - RECENT_ERRORS_WINDOW
-    today = now.astimezone(dt.UTC).date()  # Zoom's daily counters reset at 00:00 UTC
     tenant = OuterRef("pk")
     base = Tenant.objects.all() if base is None else base
 
     deliveries = ZoomWebhookDelivery.objects.filter(tenant=tenant).order_by("-received_at")
     syncs = SyncRun.objects.filter(tenant=tenant).order_by("-started_at", "-pk")
-    usage_today = ApiUsage.objects.filter(tenant=tenant, day=today)
-    capped_usage = (usage_today.filter(category__iregex=CAPPED_CATEGORIES_REGEX).order_by()
-                    .values("tenant").annotate(_s=Sum("calls")).values("_s"))
-    all_usage = usage_today.order_by().values("tenant").annotate(_s=Sum("calls")).values("_s")
-    limited_usage = (usage_today.order_by().values("tenant").annotate(_s=Sum("rate_limited"))
-                     .values("_s"))
 
     qs = (
         base.select_related("zoom_connection")
@@ -159,15 +148,6 @@ def tenant_health_overview(*, base: QuerySet[Tenant] | None = None,
                 Q(end_time__gte=since) | Q(end_time__isnull=True, ended_event_at__gte=since))),
             h_fetched_meetings=count_subquery(
                 ZoomMeeting.objects.filter(tenant=tenant, fetch_status=FetchStatus.DONE)),
-            h_api_calls_today=Coalesce(Subquery(capped_usage, output_field=IntegerField()), 0),
-            h_api_calls_today_all=Coalesce(Subquery(all_usage, output_field=IntegerField()), 0),
-            h_rate_limited_today=Coalesce(Subquery(limited_usage, output_field=IntegerField()),
-                                          0),
-            h_daily_cap=Case(
-                *[When(zoom_plan=plan, then=Value(combined_daily_cap(plan)))
-                  for plan in ZoomPlan.values],
-                default=Value(combined_daily_cap(ZoomPlan.BUSINESS)),
-                output_field=IntegerField()),
             h_conn_state=Coalesce("zoom_connection__state", Value(ConnectionState.NOT_CONNECTED)),
             h_validated=ExpressionWrapper(
                 Q(zoom_connection__endpoint_validated_at__isnull=False)
@@ -182,14 +162,13 @@ def tenant_health_overview(*, base: QuerySet[Tenant] | None = None,
                | Q(zoom_connection__last_error_at__gt=F("zoom_connection__authorized_at"))),
                 output_field=BooleanField()),
         )
-        .annotate(h_api_cap_share=Cast(F("h_api_calls_today"), FloatField())
-                  / Cast(F("h_daily_cap"), FloatField()))
         .annotate(**_refused_annotations(tenant=tenant, since=since))
         .annotate(h_events_refused=ExpressionWrapper(
             Q(h_refused_signatures__gt=0) & ~Exists(ZoomWebhookDelivery.objects.filter(
                 tenant=tenant, received_at__gt=OuterRef("h_last_refused_at"))),
             output_field=BooleanField()))
     )
+    qs = api_calls_today_annotate(qs, now=now)  # the one count of today's API calls
     missing = tenant_ids_missing_credentials(tenants=base)
     connected = Q(h_conn_state=ConnectionState.CONNECTED)
     errors = connected & (

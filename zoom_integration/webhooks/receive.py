@@ -85,7 +85,7 @@ class Reason:
         TOO_LARGE: "Body over 1 MiB",
         NOT_UTF8: "Body not UTF-8",
         NOT_JSON: "Body not JSON",
-        NO_EVENT: "No `event` in the body",
+        NO_EVENT: "No event type in the body",
         BAD_ENVELOPE: "Malformed envelope (event_ts, account_id or payload)",
         NO_SECRET_CONFIGURED: "Tenant has neither a Secret Token nor a Verification Token",
         MISSING_SIGNATURE: "No x-zm-signature header",
