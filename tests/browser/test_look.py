@@ -33,7 +33,6 @@ from tests.factories import (
     add_usage,
 )
 from zoom_integration.models import WebhookRejection
-from zoom_integration.zoom import REQUIRED_SCOPE_NAMES
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -180,8 +179,7 @@ def test_customer_pages_fit_a_phone(page, tenant_host, sandbox, live_server):
     TenantDomainFactory(tenant=tenant, domain=HOST, is_primary=True)
     sandbox.register_app(client_id=tenant.client_id, client_secret=tenant.client_secret,
                          secret_token=tenant.secret_token, redirect_uri=REDIRECT,
-                         event_url=f"{live_server.url}/zoom/event",
-                         scopes=" ".join(REQUIRED_SCOPE_NAMES), scope_kind="classic")
+                         event_url=f"{live_server.url}/zoom/event")  # granular, as apps today
     tenant_host(HOST)
     page.set_viewport_size(PHONE)
 
