@@ -228,3 +228,11 @@ def test_refused_deliveries_show_on_the_events_step(tenant):
     step = next(s for s in setup_checklist(tenant=tenant) if s.key == "events")
     assert step.state == StepState.PROBLEM
     assert "7 × bad_signature" in step.detail and "Secret Token" in step.detail
+
+
+def test_synced_users_are_counted_in_the_right_form(tenant):
+    ZoomConnectionFactory(tenant=tenant)
+    SyncRunFactory(tenant=tenant, status=SyncRun.Status.SUCCEEDED)
+    ZoomUserFactory(tenant=tenant)
+    step = next(s for s in setup_checklist(tenant=tenant) if s.key == "users_synced")
+    assert step.detail.endswith("; 1 user.")

@@ -18,6 +18,7 @@ from zoom_integration.capabilities import connection_capabilities_apply
 from zoom_integration.models import ConnectionState, DeliveryStatus, SyncRun
 from zoom_integration.selectors.health import (
     HealthCode,
+    counted,
     tenant_health,
     tenant_health_overview,
 )
@@ -117,13 +118,13 @@ def test_errors_when_something_failed_recently(tenant, trouble):
     assert code(tenant) == HealthCode.HEALTHY
     if trouble == "delivery":
         ZoomWebhookDeliveryFactory(tenant=tenant, status=DeliveryStatus.FAILED)
-        expected = "webhook deliveries failed"
+        expected = "1 webhook delivery failed"
     elif trouble == "sync":
         SyncRunFactory(tenant=tenant, status=SyncRun.Status.FAILED, error="boom 500")
         expected = "boom 500"
     elif trouble == "fetch":
         MeetingFactory(tenant=tenant, fetch_status="failed", end_time=timezone.now())
-        expected = "fetches failed"
+        expected = "1 meeting metrics fetch failed"
     elif trouble == "conn_error":
         conn.last_error = "Zoom answered 500"
         conn.last_error_at = timezone.now()
@@ -136,6 +137,26 @@ def test_errors_when_something_failed_recently(tenant, trouble):
     health = tenant_health(tenant=tenant)
     assert health.code == HealthCode.ERRORS
     assert expected in health.reason
+
+
+@pytest.mark.parametrize(("failures", "deliveries", "fetches"), [
+    (1, "1 webhook delivery failed", "1 meeting metrics fetch failed"),
+    (2, "2 webhook deliveries failed", "2 meeting metrics fetches failed"),
+])
+def test_failure_counts_use_singular_and_plural(tenant, failures, deliveries, fetches):
+    ZoomConnectionFactory(tenant=tenant)
+    ZoomWebhookDeliveryFactory.create_batch(failures, tenant=tenant, status=DeliveryStatus.FAILED)
+    MeetingFactory.create_batch(failures, tenant=tenant, fetch_status="failed",
+                                end_time=timezone.now())
+    reason = tenant_health(tenant=tenant).reason
+    assert reason.startswith(deliveries + " in the last 24 hours")
+    assert fetches + " in the last 24 hours" in reason
+
+
+def test_counted_words_the_noun_by_count():
+    assert counted(0, "user", "users") == "0 users"
+    assert counted(1, "user", "users") == "1 user"
+    assert counted(2, "webhook delivery", "webhook deliveries") == "2 webhook deliveries"
 
 
 def test_old_failures_and_recovered_errors_do_not_count(tenant):

@@ -109,5 +109,5 @@ def test_links_only_where_the_user_may_go(staff_client):
     ZoomConnectionFactory(tenant=tenant)
     MeetingFactory(tenant=tenant, fetch_status="failed", end_time=timezone.now())
     overview = staff_client("zoom_integration.view_tenanthealth").get(OVERVIEW).content.decode()
-    assert "metrics fetches failed" in overview  # the reason still says it
+    assert "1 meeting metrics fetch failed" in overview  # the reason still says it
     assert "failed: fetch again" not in overview

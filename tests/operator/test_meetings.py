@@ -17,7 +17,12 @@ from tests.factories import (
     ZoomUserFactory,
     add_samples,
 )
-from zoom_integration.selectors.meetings import meeting_qos_series, meeting_quality_list
+from zoom_integration.selectors.meetings import (
+    PersonSeries,
+    meeting_qos_series,
+    meeting_quality_list,
+    meeting_summary_series,
+)
 
 pytestmark = pytest.mark.django_db
 
@@ -169,6 +174,30 @@ def test_qos_series_per_stream(world):
     assert set(series.series["loss"]) == {"audio_input", "video_input"}  # audio_output all None
 
 
+def _person(pid: int, **streams: list[float | None]) -> PersonSeries:
+    """Hand-made latency series of one person: stream -> one value per minute from T0."""
+    return PersonSeries(person_id=pid, series={"latency": {
+        stream: [(T0 + dt.timedelta(minutes=i, seconds=20), v) for i, v in enumerate(values)]
+        for stream, values in streams.items()}})
+
+
+def test_meeting_summary_is_median_and_worst_across_people():
+    # Minute 0, each person at their worst stream: 100 (video, not audio's 40), 50, 300
+    # -> median 100, worst 300 (the mean, 150, would be neither).
+    # Minute 1: the second person has no number, so two people: median 20, worst 30.
+    people = {
+        1: _person(1, audio_input=[40.0, 20.0], video_input=[100.0, 30.0]),
+        2: _person(2, audio_input=[50.0, None]),
+        3: _person(3, audio_input=[300.0, 10.0], audio_output=[290.0, 5.0]),
+    }
+    summary = meeting_summary_series(people)
+    minutes = [T0.replace(second=0, microsecond=0) + dt.timedelta(minutes=i) for i in (0, 1)]
+    assert set(summary) == {"latency"}
+    assert summary["latency"]["median"] == [(minutes[0], 100.0), (minutes[1], 20.0)]
+    assert summary["latency"]["worst"] == [(minutes[0], 300.0), (minutes[1], 30.0)]
+    assert meeting_summary_series({}) == {}
+
+
 def test_meeting_page_shows_participants_and_charts(staff_client, world,
                                                     django_assert_max_num_queries):
     meeting = world["poor"]
@@ -195,8 +224,12 @@ def test_meeting_page_shows_participants_and_charts(staff_client, world,
                            f"participant-{participants[0].person.pk}-jitter"}
     jitter = charts[f"meeting-{meeting.pk}-jitter"]
     series = [g.get("data-name") for g in jitter.iter(f"{SVG}g") if g.get("class") == "series"]
-    assert series == ["Audio in", "Audio out", "Video in"]
-    assert "max 160" in jitter.find(f"{SVG}desc").text  # video in: 2 × 80 ms, worst of all
+    assert series == ["median across people", "worst person"]
+    # Each person at their worst stream: 160 ms (video in, 2 × 80) and 4 ms (audio out, 3 + 1).
+    desc = jitter.find(f"{SVG}desc").text
+    assert "median across people: min 82, avg 82, max 82 ms" in desc
+    assert "worst person: min 160, avg 160, max 160 ms" in desc
+    assert "Classification uses each person's averages over the call" in html
     p2 = charts[f"participant-{participants[1].person.pk}-latency"]
     assert [g.get("data-name") for g in p2.iter(f"{SVG}g")
             if g.get("class") == "series"] == ["Audio in", "Audio out"]

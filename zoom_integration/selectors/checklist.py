@@ -18,6 +18,7 @@ from ..models import ConnectionState, SyncRun, WebhookRejection, ZoomConnection,
 from .health import (
     RECENT_ERRORS_WINDOW,
     HealthStatus,
+    counted,
     fmt_time,
     health_from_row,
     revoked_by_staff,
@@ -250,7 +251,7 @@ def _sync_state(ev: Evidence) -> State:
         return StepState.PROBLEM, f"The last sync failed: {error}."
     if ev.last_good_sync:
         return StepState.DONE, (f"Last synced at {fmt_time(ev.last_good_sync.finished_at)}; "
-                                f"{row.h_users} users.")
+                                f"{counted(row.h_users, 'user', 'users')}.")
     if row.h_last_sync_status == SyncRun.Status.RUNNING:
         return StepState.TODO, "The first sync is running."
     return StepState.TODO, "No sync yet."

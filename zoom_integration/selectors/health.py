@@ -36,6 +36,7 @@ from django.db.models import (
 )
 from django.db.models.functions import Coalesce
 from django.utils import timezone
+from django.utils.translation import ngettext
 
 from tenants.models import Tenant
 from tenants.selectors import (
@@ -227,6 +228,11 @@ def _not_served_reason(row: Tenant) -> str:
     return text + (" Also missing: " + ", ".join(missing) + "." if missing else "")
 
 
+def counted(count: int, singular: str, plural: str) -> str:
+    """The count with its noun in the right form: "1 webhook delivery", "3 webhook deliveries"."""
+    return f"{count} {ngettext(singular, plural, count)}"
+
+
 def fmt_time(value: dt.datetime | None) -> str:
     return timezone.localtime(value).strftime("%Y-%m-%d %H:%M %Z") if value else "never"
 
@@ -266,15 +272,15 @@ def health_from_row(row: Tenant) -> HealthStatus:
                 "the last 24 hours and none was accepted since. Check the Secret Token: it must "
                 "be the one on the app's Access page in Zoom")
         if row.h_recent_failed_deliveries:
-            problems.append(f"{row.h_recent_failed_deliveries} webhook deliveries failed in the "
-                            "last 24 hours")
+            problems.append(counted(row.h_recent_failed_deliveries, "webhook delivery",
+                                    "webhook deliveries") + " failed in the last 24 hours")
         if row.h_last_sync_status == SyncRun.Status.FAILED:
             error = (f": {staff_text(row.h_last_sync_error).rstrip('.')}"
                      if row.h_last_sync_error else "")
             problems.append(f"the last directory sync failed{error}")
         if row.h_recent_failed_fetches:
-            problems.append(f"{row.h_recent_failed_fetches} meeting metrics fetches failed in "
-                            "the last 24 hours")
+            problems.append(counted(row.h_recent_failed_fetches, "meeting metrics fetch",
+                                    "meeting metrics fetches") + " failed in the last 24 hours")
         if conn and conn.dashboard_available is False:
             problems.append("Zoom says the account has no Dashboard (Business plan or higher "
                             "with the Dashboard enabled is needed)")

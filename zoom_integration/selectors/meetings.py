@@ -1,13 +1,15 @@
 """Meeting quality for staff: lists with quality annotations, filters, people with their join
-sessions, QoS series per person and stream over time, and the meeting page's charts (drawn by
-`charts.py`). Counts are of people (join sessions of one person grouped, waiting-room stints
-left out), as stored by `metrics.py`."""
+sessions, QoS series per person and stream over time, the meeting-level summary across people
+(median and worst each minute), and the meeting page's charts (drawn by `charts.py`). Counts
+are of people (join sessions of one person grouped, waiting-room stints left out), as stored
+by `metrics.py`."""
 
 from __future__ import annotations
 
 import datetime as dt
 from collections import defaultdict
 from dataclasses import dataclass, field
+from statistics import median
 
 from django.db.models import (
     Case,
@@ -198,22 +200,37 @@ def meeting_qos_series(*, meeting: ZoomMeeting,
     return result
 
 
-def meeting_worst_series(per_person: dict[int, PersonSeries]) -> Series:
-    """Meeting-level view: per minute and stream, the worst (highest) value of any person."""
-    buckets: dict[str, dict[str, dict[dt.datetime, float]]] = defaultdict(
+# {metric: {"median": [(minute, value), ...], "worst": [...]}}, only metrics with a number.
+Summary = dict[str, dict[str, list[tuple[dt.datetime, float]]]]
+
+
+def meeting_summary_series(per_person: dict[int, PersonSeries]) -> Summary:
+    """Meeting-level view across people: per metric and minute, the median and the worst
+    (highest) value of the people with a number that minute.
+
+    Each person counts once a minute, with their worst stream for that metric (and their worst
+    sample, should a rejoiner have two in one minute), so a meeting of many people reads as two
+    lines instead of one per stream, and one person with video does not outweigh the others.
+    """
+    # metric -> minute -> person -> that person's worst value in that minute
+    buckets: dict[str, dict[dt.datetime, dict[int, float]]] = defaultdict(
         lambda: defaultdict(dict))
-    for ps in per_person.values():
+    for pid, ps in per_person.items():
         for metric, streams in ps.series.items():
-            for stream, points in streams.items():
+            for points in streams.values():
                 for t, v in points:
                     if v is None:
                         continue
-                    minute = t.replace(second=0, microsecond=0)
-                    prev = buckets[metric][stream].get(minute)
-                    buckets[metric][stream][minute] = v if prev is None else max(prev, v)
-    return {metric: {stream: sorted(streams[stream].items()) for stream in STREAMS
-                     if stream in streams}
-            for metric, streams in buckets.items()}
+                    minute = buckets[metric][t.replace(second=0, microsecond=0)]
+                    minute[pid] = v if pid not in minute else max(minute[pid], v)
+    summary: Summary = {}
+    for metric, minutes in buckets.items():
+        ordered = sorted(minutes.items())
+        summary[metric] = {
+            "median": [(t, float(median(people.values()))) for t, people in ordered],
+            "worst": [(t, max(people.values())) for t, people in ordered],
+        }
+    return summary
 
 
 # --- The meeting page's charts ---------------------------------------------------------------
@@ -225,6 +242,8 @@ CHART_THRESHOLDS = {
     "jitter": Threshold(30, "poor above 30 ms"),
     "loss": Threshold(10, "poor above 10 %"),
 }
+# Legend names of the meeting-level summary lines.
+SUMMARY_LABELS = {"median": "median across people", "worst": "worst person"}
 # Charts drawn per person on one page; the meeting-level charts always cover everyone.
 MAX_PARTICIPANT_CHARTS = 60
 
@@ -245,17 +264,18 @@ def meeting_page(*, meeting: ZoomMeeting) -> MeetingPage:
     people = list(meeting_people(meeting=meeting))
     # Past the retention only the per-person results are left: nothing to chart.
     series = {} if meeting.qos_expired_at else meeting_qos_series(meeting=meeting)
-    worst = meeting_worst_series(series)
+    summary = meeting_summary_series(series)
     meeting_charts = [
         line_chart_svg(
             chart_id=f"meeting-{meeting.pk}-{metric}",
-            title=f"{label}: worst participant per minute",
-            series=[ChartSeries(STREAM_LABELS[s], pts) for s, pts in worst[metric].items()],
+            title=f"{label}: across people, per minute",
+            series=[ChartSeries(SUMMARY_LABELS[key], pts)
+                    for key, pts in summary[metric].items()],
             y_label=label.split(" (")[0], unit=unit,
             thresholds=[CHART_THRESHOLDS[metric]],
-            description=f"{label} of this meeting per stream, highest value among "
-                        "participants each minute.")
-        for metric, (label, unit, _keys) in CHART_METRICS.items() if metric in worst]
+            description=f"{label} of this meeting each minute: the median across people and "
+                        "the worst person, each person taken at their worst stream.")
+        for metric, (label, unit, _keys) in CHART_METRICS.items() if metric in summary]
     # Poor people first, so their charts are inside the drawn set.
     charted = sorted(people, key=lambda p: (p.quality != Quality.POOR, p.position))
     charted_ids = {p.pk for p in charted[:MAX_PARTICIPANT_CHARTS]}
