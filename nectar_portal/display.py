@@ -1,4 +1,5 @@
-"""How staff pages write a moment in time when the text is built in Python, not a template.
+"""How staff pages write values built in Python, not a template: moments in time, counts.
+
 
 The same format as templates and admin columns (nectar_portal/formats/en/formats.py), in the
 current time zone, with the zone's name: "2026-11-30 14:05 UTC".
@@ -10,6 +11,7 @@ import datetime as dt
 
 from django.utils import formats, timezone
 from django.utils.html import format_html
+from django.utils.translation import ngettext
 
 
 def when(value: dt.datetime | None, *, default: str = "—") -> str:
@@ -45,3 +47,8 @@ def from_epoch_ms(value: int | None) -> dt.datetime | None:
         return dt.datetime.fromtimestamp(value / 1000, tz=dt.UTC)
     except (OverflowError, OSError, ValueError):
         return None
+
+
+def counted(count: int, singular: str, plural: str) -> str:
+    """The count with its noun in the right form: "1 webhook delivery", "3 webhook deliveries"."""
+    return f"{count} {ngettext(singular, plural, count)}"

@@ -369,7 +369,7 @@ def test_command_reprocesses_failed_deliveries(tenant, monkeypatch):
 def test_command_reprocesses_by_id_and_reports_failure(tenant):
     bad = delivery_for(tenant, envelope("meeting.ended", {"id": "1"}),
                        status=DeliveryStatus.FAILED)
-    with pytest.raises(CommandError, match="1 deliveries failed again"):
+    with pytest.raises(CommandError, match="1 delivery failed again"):
         call_command("webhook_reprocess", "--ids", str(bad.pk), stdout=io.StringIO())
     assert refreshed(bad).status == DeliveryStatus.FAILED
 

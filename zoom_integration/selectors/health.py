@@ -36,8 +36,8 @@ from django.db.models import (
 )
 from django.db.models.functions import Coalesce
 from django.utils import timezone
-from django.utils.translation import ngettext
 
+from nectar_portal.display import counted
 from tenants.models import Tenant
 from tenants.selectors import (
     credentials_annotations,
@@ -226,11 +226,6 @@ def _not_served_reason(row: Tenant) -> str:
     text = ("No primary hostname: the customer's authorization link, Redirect URL and event "
             "URL are not served. Add one on the tenant's page.")
     return text + (" Also missing: " + ", ".join(missing) + "." if missing else "")
-
-
-def counted(count: int, singular: str, plural: str) -> str:
-    """The count with its noun in the right form: "1 webhook delivery", "3 webhook deliveries"."""
-    return f"{count} {ngettext(singular, plural, count)}"
 
 
 def fmt_time(value: dt.datetime | None) -> str:

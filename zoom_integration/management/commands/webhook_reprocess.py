@@ -8,6 +8,8 @@ import sys
 
 from django.core.management.base import BaseCommand, CommandError
 
+from nectar_portal.display import counted
+
 BAD_INPUT = 2
 
 
@@ -66,8 +68,9 @@ class Command(BaseCommand):
                 "status", flat=True):
             statuses[status] = statuses.get(status, 0) + 1
         summary = ", ".join(f"{count} {status}" for status, count in statuses.items())
-        self.stdout.write(f"reprocessed {len(chosen)} deliveries: {summary}"
+        self.stdout.write(f"reprocessed {counted(len(chosen), 'delivery', 'deliveries')}: {summary}"
                           + (f" ({retrying} will be retried by the worker)" if retrying else ""))
         if statuses["failed"]:
-            raise CommandError(f"{statuses['failed']} deliveries failed again; see their "
-                               "last error in the admin", returncode=1)
+            failed = counted(statuses["failed"], "delivery", "deliveries")
+            raise CommandError(f"{failed} failed again; see the last error in the admin",
+                               returncode=1)
