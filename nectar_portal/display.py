@@ -1,7 +1,7 @@
 """How staff pages write values built in Python, not a template: moments in time, counts.
 
-Moments use the same format as templates and admin columns (nectar_portal/formats/en/formats.py), in the
-current time zone, with the zone's name: "2026-11-30 14:05 UTC".
+Moments use the same format as templates and admin columns (nectar_portal/formats/en/formats.py),
+in the current time zone, with the zone's name: "2026-11-30 14:05 UTC".
 """
 
 from __future__ import annotations
