@@ -340,12 +340,13 @@ def _remote_addr(value: str | None) -> str | None:
 
 # One statement per new delivery: the row (with every NOT NULL column, as the model's defaults
 # would fill it), nothing on a duplicate, and the outbox's wake-up call, sent by PostgreSQL only
-# when the row commits. In autocommit that is one round trip, with no BEGIN or COMMIT.
+# when the row commits. In autocommit that is one round trip, with no BEGIN or COMMIT. The
+# times come from the application's clock, like every other time the portal compares them with.
 _INSERT_SQL = (
     "WITH stored AS (INSERT INTO {table} (tenant_id, event, event_ts, account_id, dedupe_key,"
     " body, headers, remote_addr, received_at, status, due_at, sweeps, attempts, duplicates,"
     " last_error, traceback)"
-    " VALUES (%s, %s, %s, %s, %s, %s, %s::jsonb, %s, now(), 'pending', now(), 0, 0, 0, '', '')"
+    " VALUES (%s, %s, %s, %s, %s, %s, %s::jsonb, %s, %s, 'pending', %s, 0, 0, 0, '', '')"
     " ON CONFLICT (tenant_id, dedupe_key) DO NOTHING RETURNING id)"
     " SELECT id, pg_notify(%s, '') FROM stored")
 
@@ -362,9 +363,10 @@ def _delivery_store(*, tenant: Tenant, envelope: _Envelope, text: str, body: byt
         # (Inside a caller's transaction, a savepoint keeps a failure from spoiling it.)
         savepoint = transaction.atomic() if connection.in_atomic_block else nullcontext()
         with savepoint, connection.cursor() as cursor:
+            now = timezone.now()
             cursor.execute(sql, [tenant.pk, envelope.event, envelope.event_ts,
                                  envelope.account_id, key, text, json.dumps(kept_headers),
-                                 _remote_addr(remote_addr), OUTBOX_CHANNEL])
+                                 _remote_addr(remote_addr), now, now, OUTBOX_CHANNEL])
             row = cursor.fetchone()
         if row is not None:
             # Eager mode processes it here once committed; with a broker this does nothing.
