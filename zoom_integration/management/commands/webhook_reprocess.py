@@ -4,33 +4,16 @@ Runs in this process, so it works while the worker or the broker is away. A tran
 leaves the delivery pending for the worker's retry and the sweeper.
 """
 
-import sys
 
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import CommandError
 
 from nectar_portal.display import counted
+from zoom_integration.management.base import BAD_INPUT, OneLineCommand
 
-BAD_INPUT = 2
 
-
-class Command(BaseCommand):
+class Command(OneLineCommand):
+    usage_hint = "(use --failed or --ids ID...)"
     help = "Processes stored Zoom webhook deliveries again: every failed one, or the given ids."
-
-    def create_parser(self, prog_name, subcommand, **kwargs):
-        parser = super().create_parser(prog_name, subcommand, **kwargs)
-
-        def one_line_error(message):  # argparse would print the whole usage first
-            raise CommandError(f"{message} (use --failed or --ids ID...)", returncode=BAD_INPUT)
-
-        parser.error = one_line_error
-        return parser
-
-    def run_from_argv(self, argv):
-        try:
-            super().run_from_argv(argv)
-        except CommandError as exc:  # raised while parsing, outside BaseCommand's handling
-            self.stderr.write(f"webhook_reprocess: {exc}")
-            sys.exit(exc.returncode)
 
     def add_arguments(self, parser):
         which = parser.add_mutually_exclusive_group(required=True)

@@ -7,46 +7,17 @@ progress bar is drawn on a terminal; the last line is JSON with `listed`, `missi
 """
 
 import json
-import sys
 
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import CommandError
 
 from tenants.models import Tenant
+from zoom_integration.management.base import BAD_INPUT, OneLineCommand, whole_number
 from zoom_integration.management.progress import terminal_progress
 
-BAD_INPUT = 2
 
-
-def _days(text: str) -> int:
-    try:
-        days = int(text)
-    except ValueError:
-        raise CommandError(f"--days must be a whole number of days, not {text!r}",
-                           returncode=BAD_INPUT) from None
-    if days < 1:
-        raise CommandError("--days must be at least 1", returncode=BAD_INPUT)
-    return days
-
-
-class Command(BaseCommand):
+class Command(OneLineCommand):
     help = ("Lists a tenant's past meetings and webinars of the last N days from Zoom's "
             "Dashboard and fetches those never stored; the last line is JSON.")
-
-    def create_parser(self, prog_name, subcommand, **kwargs):
-        parser = super().create_parser(prog_name, subcommand, **kwargs)
-
-        def one_line_error(message):  # argparse would print the whole usage first
-            raise CommandError(message, returncode=BAD_INPUT)
-
-        parser.error = one_line_error
-        return parser
-
-    def run_from_argv(self, argv):
-        try:
-            super().run_from_argv(argv)
-        except CommandError as exc:  # raised while parsing, outside BaseCommand's handling
-            self.stderr.write(f"zoom_reconcile: {exc}")
-            sys.exit(exc.returncode)
 
     def add_arguments(self, parser):
         parser.add_argument("slug", help="the tenant's slug")
@@ -56,7 +27,7 @@ class Command(BaseCommand):
         from zoom_integration.backfill import MAX_LOOKBACK_DAYS
         from zoom_integration.reconcile import ReconcileBusyError, reconcile_run
 
-        days = _days(str(days))
+        days = whole_number(str(days), option="--days", unit="days")
         tenant = Tenant.objects.filter(slug=slug).first()
         if tenant is None:
             raise CommandError(f"no tenant with slug {slug!r}", returncode=BAD_INPUT)
