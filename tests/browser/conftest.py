@@ -128,3 +128,25 @@ def admin_login(page, username: str, next_path: str = "/admin/") -> None:
     page.click("input[type=submit], button[type=submit]")
     page.wait_for_load_state()
     assert "/admin/login/" not in page.url, page.content()[:2000]
+
+
+def land_on_done(page, done_url: str) -> None:
+    """After consent: the callback answers 302 to the done page. Playwright does not route the
+    hop a routed response redirects to (the tenant host exists only through `tenant_host`), so
+    the browser's failed hop is replayed with goto; the 302 itself is checked in
+    tests/oauth/test_done_page.py."""
+    from playwright.sync_api import Error as PlaywrightError
+
+    try:
+        page.wait_for_url(done_url, timeout=15_000)
+        return
+    except PlaywrightError:
+        pass
+    for attempt in range(3):  # the browser may still be committing its error page
+        try:
+            page.goto(done_url)
+            return
+        except PlaywrightError:
+            if attempt == 2:
+                raise
+            page.wait_for_timeout(500)

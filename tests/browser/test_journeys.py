@@ -22,7 +22,7 @@ import pytest
 import requests
 from django.conf import settings as django_settings
 
-from tests.browser.conftest import ARTIFACTS, PASSWORD, admin_login
+from tests.browser.conftest import ARTIFACTS, PASSWORD, admin_login, land_on_done
 from tests.celery_worker import celery_worker
 from tests.factories import (
     MeetingFactory,
@@ -130,7 +130,7 @@ def test_customer_authorizes_on_the_sandbox_and_sees_success(page, tenant_host, 
     page.wait_for_load_state()
     assert page.url.startswith(django_settings.ZOOM_OAUTH_BASE_URL), page.url
     page.click("button[value=allow]")
-    _land_on_done(page)
+    land_on_done(page, DONE)
     assert "Zoom is connected" in page.locator("body").inner_text()
     page.reload()  # a reload shows the current state again, never the spent callback
     assert "Zoom is connected" in page.locator("body").inner_text()
@@ -144,28 +144,6 @@ def test_customer_authorizes_on_the_sandbox_and_sees_success(page, tenant_host, 
     assert page.locator("#step-authorize").get_attribute("data-state") == "done"
     assert acme.zoom_account_id in page.locator("#step-authorize").inner_text()
     assert page.locator("#step-scopes").get_attribute("data-state") == "done"
-
-
-def _land_on_done(page) -> None:
-    """After consent: the callback answers 302 to the done page. Playwright does not route the
-    hop a routed response redirects to (the tenant host exists only through `tenant_host`), so
-    the browser's failed hop is replayed with goto; the 302 itself is checked in
-    tests/oauth/test_done_page.py."""
-    from playwright.sync_api import Error as PlaywrightError
-
-    try:
-        page.wait_for_url(DONE, timeout=15_000)
-        return
-    except PlaywrightError:
-        pass
-    for attempt in range(3):  # the browser may still be committing its error page
-        try:
-            page.goto(DONE)
-            return
-        except PlaywrightError:
-            if attempt == 2:
-                raise
-            page.wait_for_timeout(500)
 
 
 def _meeting_page_checks(page, meeting_pk: int, participants: int) -> None:
@@ -308,7 +286,7 @@ def test_a_fetch_failed_while_unauthorized_is_fetched_once_the_customer_authoriz
     tenant_host(HOST)
     page.goto(f"https://{HOST}/adminapi/zoom/oauth/start")
     page.click("button[value=allow]")
-    _land_on_done(page)
+    land_on_done(page, DONE)
     assert "Zoom is connected" in page.locator("body").inner_text()
     _wait_for(fetch_is("done"), timeout=60, what="the fetch after authorization",
               worker=real_worker)

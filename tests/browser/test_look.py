@@ -19,7 +19,7 @@ import pytest
 from django.conf import settings as django_settings
 from django.utils import timezone
 
-from tests.browser.conftest import ARTIFACTS, admin_login
+from tests.browser.conftest import ARTIFACTS, admin_login, land_on_done
 from tests.factories import (
     MeetingFactory,
     ParticipantFactory,
@@ -96,8 +96,8 @@ def busy_tenant(superuser):
             meeting=meeting, user_name=f"Participant with a long name {n}",
             email=f"participant.number.{n}@globex-international.example",
             location="Frankfurt am Main (DE)", data_center="Germany (DE)",
-            quality="poor" if n < 2 else "good",
-            quality_reason="audio input jitter 80 ms > 30 ms" if n < 2 else "")
+            person__quality="poor" if n < 2 else "good",
+            person__quality_reason="audio input jitter 80 ms > 30 ms" if n < 2 else "")
         add_samples(participant, minutes=30, jitter=80.0 if n < 2 else 3.0)
     for n in range(3):
         MeetingFactory(tenant=tenant, topic=f"Weekly stand-up {n}", quality="good",
@@ -193,7 +193,7 @@ def test_customer_pages_fit_a_phone(page, tenant_host, sandbox, live_server):
     page.wait_for_load_state()
     assert page.url.startswith(django_settings.ZOOM_OAUTH_BASE_URL), page.url
     page.click("button[value=allow]")
-    page.wait_for_url(REDIRECT + "**")
+    land_on_done(page, f"https://{HOST}/adminapi/zoom/oauth/done")
     assert "Zoom is connected" in page.locator("body").inner_text()
     look(page, "customer-success", viewport=PHONE, staff=False)
     look(page, "customer-success", viewport=LAPTOP, staff=False)
