@@ -1,11 +1,12 @@
 """The outbox dispatcher: a thread in each Celery worker that queues deliveries as they commit.
 
-It `LISTEN`s on the outbox channel (the receiver's insert sends a `NOTIFY` when the row
-commits) and runs `outbox.webhook_outbox_dispatch` on every wake-up, and at least every
+On PostgreSQL it `LISTEN`s on the outbox channel (the receiver's insert sends a `NOTIFY` when
+the row commits) and runs `outbox.webhook_outbox_dispatch` on every wake-up, and at least every
 WAKE_TIMEOUT_SECONDS anyway, so a notification missed while reconnecting delays a delivery by
 seconds, not until the sweeper. Notifications that pile up while it dispatches are drained
-together: one claim serves a burst. Several workers each run one; the claim's
-`FOR UPDATE SKIP LOCKED` keeps them from queueing a row twice.
+together: one claim serves a burst. On other databases (the SQLite of `make run`) it polls every
+WAKE_TIMEOUT_SECONDS. Several workers each run one; the claim's `FOR UPDATE SKIP LOCKED` keeps
+them from queueing a row twice.
 
 Started in the worker's main process when the worker is ready (`celery.signals.worker_ready`,
 connected in `tasks/webhooks.py`), stopped at shutdown. `ZOOM_WEBHOOK_OUTBOX_DISPATCHER = False`
@@ -65,6 +66,9 @@ class OutboxDispatcher:
     def _run(self) -> None:
         while not self._stop.is_set():
             try:
+                if connection.vendor != "postgresql":
+                    self._poll()  # no LISTEN/NOTIFY (the SQLite of `make run`)
+                    continue
                 with _listen_connection() as listener:
                     self._serve(listener)
             except Exception:
@@ -74,6 +78,12 @@ class OutboxDispatcher:
                 connection.close()
                 self._stop.wait(RECONNECT_SECONDS)
         connection.close()
+
+    def _poll(self) -> None:
+        while not self._stop.is_set():
+            while webhook_outbox_dispatch() >= DISPATCH_BATCH and not self._stop.is_set():
+                pass
+            self._stop.wait(WAKE_TIMEOUT_SECONDS)
 
     def _serve(self, listener: psycopg.Connection) -> None:
         while not self._stop.is_set():

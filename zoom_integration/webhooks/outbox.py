@@ -21,10 +21,11 @@ import logging
 
 from celery import current_app
 from django.db import connection, transaction
+from django.utils import timezone
 
 from .. import queueing
 from ..fairness import delivery_priorities
-from ..models import ZoomWebhookDelivery
+from ..models import DeliveryStatus, ZoomWebhookDelivery
 
 logger = logging.getLogger(__name__)
 
@@ -45,6 +46,8 @@ def webhook_outbox_dispatch(*, limit: int = DISPATCH_BATCH, ids: list[int] | Non
     transaction holds (another dispatcher's claim, or a duplicate's counter being bumped) are
     skipped, not waited for: the next dispatch takes them.
     """
+    if connection.vendor != "postgresql":
+        return _dispatch(_claim_portable(limit=limit, ids=ids))
     table = _table()
     if ids is None:
         claim = (f"UPDATE {table} SET queued_at = now(), due_at = now() WHERE id IN ("  # noqa: S608
@@ -60,8 +63,28 @@ def webhook_outbox_dispatch(*, limit: int = DISPATCH_BATCH, ids: list[int] | Non
         with connection.cursor() as cursor:
             cursor.execute(claim, params)
             claimed = sorted(cursor.fetchall())
-        if not claimed:
-            return 0
+        return _dispatch(claimed)
+
+
+def _claim_portable(*, limit: int, ids: list[int] | None) -> list[tuple[int, int]]:
+    """The claim on databases without `FOR UPDATE SKIP LOCKED` (the SQLite of `make run`,
+    where one writer at a time is the rule anyway): read the waiting rows, then mark those still
+    waiting. Processing claims each delivery again, so a rare double queue costs nothing."""
+    waiting = ZoomWebhookDelivery.objects.filter(status=DeliveryStatus.PENDING,
+                                                 queued_at__isnull=True)
+    waiting = waiting.filter(pk__in=ids) if ids is not None else waiting.order_by("pk")[:limit]
+    rows = list(waiting.values_list("pk", "tenant_id"))
+    now = timezone.now()
+    ZoomWebhookDelivery.objects.filter(pk__in=[pk for pk, _ in rows],
+                                       queued_at__isnull=True).update(queued_at=now, due_at=now)
+    return sorted(rows)
+
+
+def _dispatch(claimed: list[tuple[int, int]]) -> int:
+    """Hands claimed deliveries to the broker; what it refused goes back to waiting."""
+    if not claimed:
+        return 0
+    with transaction.atomic():
         ids = [pk for pk, _tenant_id in claimed]
         # A tenant with many deliveries waiting does not go ahead of one with few.
         queued = queueing.webhook_deliveries_enqueue(

@@ -351,23 +351,54 @@ _INSERT_SQL = (
     " SELECT id, pg_notify(%s, '') FROM stored")
 
 
+def _insert_returning_id(*, tenant: Tenant, envelope: _Envelope, key: str, text: str,
+                         headers: dict, remote_addr: str | None) -> tuple | None:
+    """PostgreSQL: the one statement above; (id,) for a new row, None for a duplicate."""
+    sql = _INSERT_SQL.format(table=connection.ops.quote_name(ZoomWebhookDelivery._meta.db_table))
+    # Values are bounded by the checks above. A duplicate (Zoom's retry, or a concurrent copy:
+    # PostgreSQL makes this insert wait for it to commit) returns no row. (Inside a caller's
+    # transaction, a savepoint keeps a failure from spoiling it.)
+    savepoint = transaction.atomic() if connection.in_atomic_block else nullcontext()
+    with savepoint, connection.cursor() as cursor:
+        now = timezone.now()
+        cursor.execute(sql, [tenant.pk, envelope.event, envelope.event_ts, envelope.account_id,
+                             key, text, json.dumps(headers), _remote_addr(remote_addr), now,
+                             now, OUTBOX_CHANNEL])
+        return cursor.fetchone()
+
+
+def _insert_portable(*, tenant: Tenant, envelope: _Envelope, key: str, text: str,
+                     headers: dict, remote_addr: str | None) -> tuple | None:
+    """Other databases (the SQLite of `make run`): the same row through the ORM, None for a
+    duplicate. No NOTIFY there: the dispatcher polls instead."""
+    if ZoomWebhookDelivery.objects.filter(tenant=tenant, dedupe_key=key).exists():
+        return None
+    now = timezone.now()
+    try:
+        with transaction.atomic():
+            delivery = ZoomWebhookDelivery.objects.create(
+                tenant=tenant, event=envelope.event, event_ts=envelope.event_ts,
+                account_id=envelope.account_id, dedupe_key=key, body=text, headers=headers,
+                remote_addr=_remote_addr(remote_addr), due_at=now)
+    except IntegrityError:
+        if ZoomWebhookDelivery.objects.filter(tenant=tenant, dedupe_key=key).exists():
+            return None  # a concurrent copy won the race
+        raise
+    return (delivery.pk,)
+
+
 def _delivery_store(*, tenant: Tenant, envelope: _Envelope, text: str, body: bytes,
                     headers: Mapping[str, str], remote_addr: str | None) -> WebhookAnswer:
     key = webhook_dedupe_key(event=envelope.event, payload=envelope.payload,
                              event_ts=envelope.event_ts, body=body)
     kept_headers = {name: headers[name][:500] for name in STORED_HEADERS if name in headers}
-    sql = _INSERT_SQL.format(table=connection.ops.quote_name(ZoomWebhookDelivery._meta.db_table))
     try:
-        # Values are bounded by the checks above. A duplicate (Zoom's retry, or a concurrent
-        # copy: PostgreSQL makes this insert wait for it to commit) returns no row.
-        # (Inside a caller's transaction, a savepoint keeps a failure from spoiling it.)
-        savepoint = transaction.atomic() if connection.in_atomic_block else nullcontext()
-        with savepoint, connection.cursor() as cursor:
-            now = timezone.now()
-            cursor.execute(sql, [tenant.pk, envelope.event, envelope.event_ts,
-                                 envelope.account_id, key, text, json.dumps(kept_headers),
-                                 _remote_addr(remote_addr), now, now, OUTBOX_CHANNEL])
-            row = cursor.fetchone()
+        if connection.vendor == "postgresql":
+            row = _insert_returning_id(tenant=tenant, envelope=envelope, key=key, text=text,
+                                       headers=kept_headers, remote_addr=remote_addr)
+        else:
+            row = _insert_portable(tenant=tenant, envelope=envelope, key=key, text=text,
+                                   headers=kept_headers, remote_addr=remote_addr)
         if row is not None:
             # Eager mode processes it here once committed; with a broker this does nothing.
             transaction.on_commit(partial(webhook_outbox_stored, delivery_id=row[0]))
