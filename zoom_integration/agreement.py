@@ -1,7 +1,8 @@
 """How often Zoom's own quality labels and the portal's classification agree (a selector).
 
 Zoom's Dashboard list labels each meeting's audio, video and screen share good, fair, poor or
-bad; the portal classifies each meeting Good or Poor from the per-minute QoS (docs/quality-rules.md).
+bad; the portal classifies each meeting Good or Poor from the per-minute QoS
+(docs/quality-rules.md).
 Staff calibrate the portal's rules with this: a confusion table per tenant, Zoom's label in rows,
 the portal's classification in columns. Zoom's good and fair count as agreeing with Good, poor
 and bad with Poor; unknown labels and unclassified meetings are shown but not compared.
