@@ -5,6 +5,8 @@ detail, the participant list by 300, the per-minute QoS by 10 participants a pag
 and Resource-intensive calls share one daily cap per account (60,000 on Business; Zoom's rate
 limits: https://developers.zoom.us/docs/api/rest/rate-limits/). When a tenant's day runs out,
 fetches are parked until 00:00 UTC and resumed oldest first (`metrics.metrics_parked_resume`).
+A fetch books its pages before the first one (`ratelimit.RateLimiter.calls_book`), so the cap
+parks a meeting whole, never half-fetched: each meeting costs the floor above once.
 `tenant_fetch_backlog` says how many wait, since when, and when they should be through: the
 estimate a support engineer needs on the tenant's health page.
 """
@@ -32,7 +34,13 @@ DEFAULT_PARTICIPANTS = 10
 
 def meeting_calls(participants: int) -> int:
     """Heavy calls one meeting's metrics cost: detail, participant pages, QoS pages."""
-    return 1 + max(1, math.ceil(participants / PARTICIPANTS_PAGE)) \
+    return 1 + meeting_page_calls(participants)
+
+
+def meeting_page_calls(participants: int) -> int:
+    """Heavy calls after the detail: the participant pages and the QoS pages (the block a
+    fetch books before its first page, so a day's cap never cuts it in the middle)."""
+    return max(1, math.ceil(participants / PARTICIPANTS_PAGE)) \
         + max(1, math.ceil(participants / QOS_PAGE))
 
 

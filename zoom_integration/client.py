@@ -16,6 +16,7 @@ import random
 import threading
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 from urllib.parse import quote
@@ -35,7 +36,7 @@ from .exceptions import (
     ZoomScopeMissingError,
     ZoomTransientError,
 )
-from .ratelimit import HEAVY, INTENSIVE, LIGHT, MEDIUM, RateLimiter
+from .ratelimit import HEAVY, INTENSIVE, LIGHT, MEDIUM, Booking, RateLimiter
 from .zoom import CODE_SCOPE_MISSING, DASHBOARD_CAPABILITIES, missing_scopes_parse
 
 logger = logging.getLogger(__name__)
@@ -114,6 +115,7 @@ class ZoomClient:
         self.max_qps_wait = float(_setting("ZOOM_QPS_MAX_WAIT_SECONDS", 10.0))
         self.calls = 0
         self._token: str | None = None
+        self._booking: Booking | None = None
         self.sleep = time.sleep
 
     # -- lifecycle ---------------------------------------------------------------------------
@@ -129,6 +131,21 @@ class ZoomClient:
         self.session.close()
 
     # -- core --------------------------------------------------------------------------------
+
+    def calls_book(self, category: str, calls: int) -> Booking:
+        """Books `calls` of today's budget for a job, all or nothing (raises the daily
+        `ZoomRateLimitedError` when they do not fit); spend it with `drawing_on`."""
+        return self.limiter.calls_book(category, calls)
+
+    @contextmanager
+    def drawing_on(self, booking: Booking) -> Iterator[None]:
+        """The block's calls draw on `booking`; what they did not use goes back at the end."""
+        self._booking = booking
+        try:
+            yield
+        finally:
+            self._booking = None
+            self.limiter.calls_release(booking)
 
     def _access_token(self, rejected: str | None = None) -> str:
         from .oauth import access_token_get
@@ -160,7 +177,7 @@ class ZoomClient:
         failures = 0
         qps_waited = 0.0
         while True:
-            self.limiter.acquire(category, sleep=self.sleep)
+            self.limiter.acquire(category, sleep=self.sleep, booking=self._booking)
             self.calls += 1
             try:
                 response = self.session.request(

@@ -24,6 +24,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
 from django.conf import settings
+from django.core.cache import cache
 from django.db import transaction
 from django.db.models import F, Q
 from django.utils import timezone
@@ -31,6 +32,7 @@ from django.utils import timezone
 from observability import hooks as observe
 
 from .backoff import backoff_seconds
+from .budget import meeting_page_calls
 from .capabilities import scope_missing_record
 from .client import ZoomClient
 from .exceptions import (
@@ -66,7 +68,7 @@ from .quality import (
     sample_parse,
 )
 from .queueing import metrics_fetch_enqueue
-from .ratelimit import api_usage_flush_quietly
+from .ratelimit import HEAVY, Booking, api_usage_flush_quietly
 
 logger = logging.getLogger(__name__)
 
@@ -235,12 +237,16 @@ def dashboard_metrics_fetch(*, tenant, meeting: ZoomMeeting, progress: Progress 
     thresholds = _thresholds()
     try:
         try:
-            detail = client.dashboard_detail(meeting.kind, meeting.uuid)
-            listed: list[dict] = []
-            for page in client.dashboard_participants_pages(meeting.kind, meeting.uuid):
-                listed.extend(p for p in page.get("participants") or [] if isinstance(p, dict))
-            summary = _store(tenant=tenant, meeting=meeting, client=client, detail=detail,
-                             listed=listed, thresholds=thresholds, progress=progress)
+            detail = _detail_get(client, meeting)
+            booking = _pages_book(client, meeting, detail)
+            with client.drawing_on(booking):
+                listed: list[dict] = []
+                for page in client.dashboard_participants_pages(meeting.kind, meeting.uuid):
+                    listed.extend(p for p in page.get("participants") or []
+                                  if isinstance(p, dict))
+                summary = _store(tenant=tenant, meeting=meeting, client=client, detail=detail,
+                                 listed=listed, thresholds=thresholds, progress=progress)
+            cache.delete(_detail_key(meeting, client))
         except ZoomDashboardUnavailableError as exc:
             dashboard_unavailable_mark(tenant=tenant, error=str(exc))
             raise
@@ -250,6 +256,41 @@ def dashboard_metrics_fetch(*, tenant, meeting: ZoomMeeting, progress: Progress 
         if own_client:
             client.close()
             api_usage_flush_quietly(tenant=tenant)
+
+
+# A detail fetched by an attempt whose pages did not fit in the day's budget is kept for the
+# attempt after the reset, so the wait costs no call twice. An ended meeting's detail does not
+# change; it is dropped once the meeting is stored.
+DETAIL_KEEP_SECONDS = 2 * 86400
+
+
+def _detail_key(meeting: ZoomMeeting, client: ZoomClient) -> str:
+    return f"zoom:metrics:detail:{meeting.pk}:{meeting.uuid}:{client.dashboard_type}"
+
+
+def _detail_get(client: ZoomClient, meeting: ZoomMeeting) -> dict:
+    """The instance's Dashboard detail: kept from a parked attempt, else one Heavy call."""
+    kept = cache.get(_detail_key(meeting, client))
+    if isinstance(kept, dict):
+        return kept
+    return client.dashboard_detail(meeting.kind, meeting.uuid)
+
+
+def _pages_book(client: ZoomClient, meeting: ZoomMeeting, detail: dict) -> Booking:
+    """Books the participant and QoS pages the detail's participant count calls for, all or
+    nothing: when today's budget cannot cover them the fetch is parked before its first page
+    (the daily `ZoomRateLimitedError`), with the detail kept, rather than cut half-way and
+    fetched whole again the next day. Join sessions beyond the count draw on the day as usual.
+    """
+    try:
+        expected = max(0, int(detail.get("participants") or 0))
+    except (TypeError, ValueError):
+        expected = 0
+    try:
+        return client.calls_book(HEAVY, meeting_page_calls(expected))
+    except ZoomRateLimitedError:
+        cache.set(_detail_key(meeting, client), detail, DETAIL_KEEP_SECONDS)
+        raise
 
 
 def _store(*, tenant, meeting, client, detail, listed, thresholds, progress) -> dict:

@@ -281,3 +281,43 @@ def test_a_refetch_of_an_expired_meeting_brings_its_minutes_back(connected):
     meeting.refresh_from_db()
     assert meeting.qos_expired_at is None
     assert QosMinute.objects.filter(meeting=meeting).count() == summary["qos_samples"] == 4
+
+
+def _heavy_calls() -> int:
+    return sum(1 for call in responses.calls if "/metrics/" in call.request.url)
+
+
+@responses.activate
+def test_a_fetch_the_day_cannot_cover_is_parked_before_its_first_page(connected, settings):
+    # 23 participants: the detail, 1 participant page, 3 QoS pages. One call is left after
+    # the detail: the fetch must not start its pages, and must not repeat the detail later.
+    settings.ZOOM_RATE_LIMIT_OVERRIDES = {"Heavy": {"per_second": 1000}, "combined_per_day": 4}
+    _serve_meeting()
+    meeting = _meeting(connected)
+    assert metrics_fetch_attempt(meeting_id=meeting.pk) == {"status": "parked"}
+    assert _heavy_calls() == 1  # the detail only
+    meeting.refresh_from_db()
+    assert meeting.fetch_status == FetchStatus.PARKED and meeting.next_attempt_at is not None
+    assert not ZoomParticipant.objects.filter(meeting=meeting).exists()
+
+    # Room for the pages (as after the reset): only they are fetched; the detail kept from
+    # the parked attempt is not asked for again.
+    settings.ZOOM_RATE_LIMIT_OVERRIDES = {"Heavy": {"per_second": 1000}, "combined_per_day": 8}
+    result = metrics_fetch_attempt(meeting_id=meeting.pk)
+    assert result["status"] == "done" and result["participants"] == 23
+    assert _heavy_calls() == 1 + 4  # the floor: 1 + ceil(23/300) + ceil(23/10)
+    details = [c for c in responses.calls if urlsplit(c.request.url).path.endswith("%3D%3D")]
+    assert len(details) == 1
+
+
+@responses.activate
+def test_a_fetch_that_fits_spends_exactly_the_floor(connected, settings):
+    settings.ZOOM_RATE_LIMIT_OVERRIDES = {"Heavy": {"per_second": 1000}, "combined_per_day": 5}
+    _serve_meeting()
+    meeting = _meeting(connected)
+    assert metrics_fetch_attempt(meeting_id=meeting.pk)["status"] == "done"
+    assert _heavy_calls() == 5
+    # The day is now spent: the next meeting's detail is refused before any call.
+    other = ZoomMeeting.objects.create(tenant=connected, uuid="other==", kind="meeting")
+    assert metrics_fetch_attempt(meeting_id=other.pk) == {"status": "parked"}
+    assert _heavy_calls() == 5

@@ -97,3 +97,69 @@ def test_usage_is_counted_live_and_flushed_with_f_updates(tenant, backend):
     api_usage_flush(tenant=tenant)
     rows = {u.category: (u.calls, u.rate_limited) for u in ApiUsage.objects.filter(tenant=tenant)}
     assert rows == {"Medium": (4, 0), "Heavy": (1, 1)}
+
+
+def _unlimited_rate(settings, *, per_day: int) -> None:
+    settings.ZOOM_RATE_LIMIT_OVERRIDES = {"Heavy": {"per_second": 1000},
+                                          "Resource-intensive": {"per_second": 1000},
+                                          "combined_per_day": per_day}
+
+
+def test_a_block_is_booked_whole_or_not_at_all(tenant, backend, settings):
+    _unlimited_rate(settings, per_day=10)
+    limiter = RateLimiter(tenant)
+    for _ in range(4):
+        limiter.acquire("Heavy", sleep=lambda s: None)
+    with pytest.raises(ZoomRateLimitedError) as err:
+        limiter.calls_book("Heavy", 7)  # 4 used + 7 > 10
+    assert err.value.daily is True and err.value.retry_after_seconds > 0
+    # Nothing was booked by the refusal: the six calls left are all still there.
+    booking = limiter.calls_book("Heavy", 6)
+    assert booking.calls == 6
+
+
+def test_booked_calls_are_spent_by_their_block_only(tenant, backend, settings):
+    _unlimited_rate(settings, per_day=10)
+    limiter = RateLimiter(tenant)
+    booking = limiter.calls_book("Heavy", 8)
+    limiter.acquire("Heavy", sleep=lambda s: None)
+    limiter.acquire("Resource-intensive", sleep=lambda s: None)  # 2 used + 8 booked = 10
+    with pytest.raises(ZoomRateLimitedError):
+        limiter.acquire("Heavy", sleep=lambda s: None)  # not the block's: the day is full
+    for _ in range(8):
+        limiter.acquire("Heavy", sleep=lambda s: None, booking=booking)  # never refused
+    assert booking.left == 0
+    assert api_usage_today(tenant=tenant) == {"Heavy": 9, "Resource-intensive": 1}
+    with pytest.raises(ZoomRateLimitedError):
+        limiter.acquire("Heavy", sleep=lambda s: None, booking=booking)  # spent: as any call
+
+
+def test_what_a_block_did_not_use_goes_back(tenant, backend, settings):
+    _unlimited_rate(settings, per_day=10)
+    limiter = RateLimiter(tenant)
+    booking = limiter.calls_book("Heavy", 6)
+    for _ in range(2):
+        limiter.acquire("Heavy", sleep=lambda s: None, booking=booking)
+    with pytest.raises(ZoomRateLimitedError):
+        limiter.calls_book("Heavy", 5)  # 2 used + 4 still booked + 5 > 10
+    limiter.calls_release(booking)
+    assert booking.left == 0
+    assert limiter.calls_book("Heavy", 8).calls == 8  # 2 used + 8 = 10
+    limiter.calls_release(booking)  # releasing twice gives nothing back twice
+    with pytest.raises(ZoomRateLimitedError):
+        limiter.calls_book("Heavy", 1)
+
+
+def test_a_block_larger_than_the_whole_day_fits_an_empty_day(tenant, backend, settings):
+    _unlimited_rate(settings, per_day=5)
+    limiter = RateLimiter(tenant)
+    assert limiter.calls_book("Heavy", 50).calls == 5  # else it would wait for ever
+    assert limiter.calls_book("Medium", 50).calls == 0  # not under the daily cap: no booking
+
+
+def test_a_parked_account_books_nothing(tenant, backend, settings):
+    _unlimited_rate(settings, per_day=100)
+    limiter = RateLimiter(tenant)
+    limiter.park("Heavy", 30)
+    with pytest.raises(ZoomRateLimitedError):
+        limiter.calls_book("Heavy", 1)
