@@ -77,6 +77,9 @@ Progress = Callable[[int, int | None], None]
 # Zoom needs "a minute or two" after the end before the dashboard has data; retry 3001/404
 # with backoff for up to an hour.
 NOT_READY_MAX_SECONDS = 3600
+# Rows per INSERT/UPDATE of participants and people: a 1,000-row UPDATE ... CASE statement
+# costs several MiB to build; a few smaller ones keep a worker's memory flat in the meeting's size.
+WRITE_BATCH = 200
 NOT_READY_MAX_ATTEMPTS = 12
 TRANSIENT_MAX_ATTEMPTS = 8
 
@@ -308,7 +311,7 @@ def _store(*, tenant, meeting, client, detail, listed, thresholds, progress) -> 
             rows.append(row)
             by_key.setdefault(_participant_key(data), row)
         _link_users(tenant, rows)
-        ZoomParticipant.objects.bulk_create(rows, batch_size=1000)
+        ZoomParticipant.objects.bulk_create(rows, batch_size=WRITE_BATCH)
 
         accumulators: dict[int, SummaryAccumulator] = {}
         total_samples = warnings = unknown = 0
@@ -419,14 +422,14 @@ def _people_store(meeting, rows, accumulators, thresholds):
             display_name=_first(group, "user_name") or "", email=_first(group, "email") or "",
             sessions_count=len(group.sessions), quality=result.quality,
             quality_reason=result.reason_text, mos=result.mos, stream_summaries=summaries))
-    ZoomMeetingPerson.objects.bulk_create(people, batch_size=1000)
+    ZoomMeetingPerson.objects.bulk_create(people, batch_size=WRITE_BATCH)
     linked = []
     for group, person in zip(groups, people, strict=True):
         for session in (*group.sessions, *group.waiting):
             session.person = person
             linked.append(session)
     if linked:
-        ZoomParticipant.objects.bulk_update(linked, ["person"], batch_size=1000)
+        ZoomParticipant.objects.bulk_update(linked, ["person"], batch_size=WRITE_BATCH)
     return people, classifications
 
 
