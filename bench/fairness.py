@@ -36,8 +36,8 @@ def _sizes(quick: bool) -> dict:
     if quick:
         return {"users": 2_000, "a_meetings": 10, "a_participants": 20, "a_minutes": 10,
                 "b_meetings": 4, "b_participants": 5, "b_minutes": 5, "b_interval": 0.5}
-    return {"users": 100_000, "a_meetings": 100, "a_participants": 20, "a_minutes": 30,
-            "b_meetings": 12, "b_participants": 10, "b_minutes": 10, "b_interval": 1.0}
+    return {"users": 100_000, "a_meetings": 200, "a_participants": 20, "a_minutes": 30,
+            "b_meetings": 20, "b_participants": 10, "b_minutes": 10, "b_interval": 1.0}
 
 
 def _tenant_b(stack: Stack, port: int):
