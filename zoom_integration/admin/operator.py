@@ -5,7 +5,9 @@
 nobody adds, changes or deletes through it. Everything shown comes from
 `zoom_integration.selectors` (health, checklist); no page here shows a secret. Below each
 status, links lead to the affected items (failed meeting fetches, failed deliveries, refused
-events, the failed sync), each for staff who may open that list.
+events, the failed sync), each for staff who may open that list. A backlog of fetches parked on
+Zoom's daily cap is a warning below the status (it leaves the status as it is), linked to those
+meetings; the tenant's page adds when it should have cleared.
 """
 
 from __future__ import annotations
@@ -28,10 +30,13 @@ from tenants.models import Tenant
 from tenants.selectors import tenant_zoom_urls
 
 from ..models import SyncRun, TenantHealth, ZoomMeeting
+from ..models.metrics import FetchStatus
 from ..selectors.checklist import StepState, setup_checklist
 from ..selectors.health import (
     HealthCode,
+    backlog_from_row,
     health_from_row,
+    tenant_backlog_warning,
     tenant_health_overview,
     tenant_health_row,
 )
@@ -129,11 +134,12 @@ class TenantHealthAdmin(ReadOnlyAdminMixin, ReconcileHealthMixin, ApiCallsTodayC
     def status(self, row):
         health = health_from_row(row)
         links = affected_links(row)
-        return format_html('{}<div class="op-reason op-wrap">{}</div>{}',
+        return format_html('{}<div class="op-reason op-wrap">{}</div>{}{}',
                            status_badge(health.code, health.label), health.reason,
                            format_html('<div class="op-reason op-affected">{}</div>',
                                        format_html_join(" · ", '<a href="{}">{}</a>', links))
-                           if links else "")
+                           if links else "",
+                           backlog_warning_html(backlog_from_row(row), parked_list_url(row)))
 
     @admin.display(description="Last event", ordering="h_last_event_at")
     def last_event(self, row):
@@ -241,6 +247,10 @@ class TenantHealthAdmin(ReadOnlyAdminMixin, ReconcileHealthMixin, ApiCallsTodayC
                 else None),
             "media": self.media,
             "affected_links": affected_links(row),
+            # The estimate costs a few queries: only when the row says something is parked.
+            "backlog_warning": (tenant_backlog_warning(tenant=tenant)
+                                if row.h_parked_fetches else ""),
+            "backlog_url": parked_list_url(row),
         }
         return TemplateResponse(request, "admin/zoom_integration/tenanthealth/checklist.html",
                                 context)
@@ -285,6 +295,21 @@ def affected_links(row) -> list[tuple[str, str]]:
     if row.h_last_sync_status == SyncRun.Status.FAILED and row.h_can_syncs:
         links.append((_changelist("syncrun", row.pk, status__exact="failed"), "failed sync"))
     return links
+
+
+def parked_list_url(row) -> str | None:
+    """The tenant's meetings parked on Zoom's daily cap, where the user may open the list."""
+    if row.h_parked_fetches and row.h_can_meetings:
+        return _changelist("zoommeeting", row.pk, fetch_status__exact=FetchStatus.PARKED.value)
+    return None
+
+
+def backlog_warning_html(text: str, url: str | None):
+    """The overview's backlog warning below the status: "" when nothing is parked."""
+    if not text:
+        return ""
+    link = format_html(' <a href="{}">Parked meetings</a>', url) if url else ""
+    return format_html('<div class="op-reason op-wrap op-warn op-backlog">{}{}</div>', text, link)
 
 
 def _when(value):

@@ -8,6 +8,11 @@ The reasons say what happened and what to do, and name what only the raw data kn
 refused for a bad signature while none is accepted (a wrong Secret Token: the deliveries never
 exist, so "failed deliveries" stays 0), an authorization revoked by staff (not "never
 authorized"), and a tenant without a primary hostname (its customer pages are not served).
+
+Beside the status, a warning that leaves it as it is: meeting fetches parked on Zoom's daily cap
+(they resume by themselves after 00:00 UTC). The overview words it from its annotations
+(`backlog_from_row`: how many, the oldest end); the tenant's page adds when fetching resumes and
+when it should be through (`tenant_backlog_warning`, from `budget.tenant_fetch_backlog`).
 """
 
 from __future__ import annotations
@@ -37,7 +42,7 @@ from django.db.models import (
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
-from nectar_portal.display import counted
+from nectar_portal.display import counted, when
 from tenants.models import Tenant
 from tenants.selectors import (
     credentials_annotations,
@@ -45,6 +50,7 @@ from tenants.selectors import (
     tenant_ids_missing_credentials,
 )
 
+from ..budget import tenant_fetch_backlog
 from ..capabilities import connection_capability_state, scope_missing_message
 from ..messages import staff_text
 from ..models import (
@@ -110,9 +116,10 @@ def tenant_health_overview(*, base: QuerySet[Tenant] | None = None,
 
     Annotations (all prefixed `h_`): status code and rank, last event (time and type), last sync
     (start, finish, status, error), failed deliveries (total and recent), users, Zoom API calls
-    today in the capped categories against the plan's daily cap, and connection facts. Secret
-    columns are deferred: rows never carry decrypted secrets. `base` narrows the tenants (a
-    queryset of `Tenant` or a proxy of it).
+    today in the capped categories against the plan's daily cap, meeting fetches parked on that
+    cap (how many, the oldest end), and connection facts. Secret columns are deferred: rows
+    never carry decrypted secrets. `base` narrows the tenants (a queryset of `Tenant` or a proxy
+    of it).
     """
     now = now or timezone.now()
     since = now - RECENT_ERRORS_WINDOW
@@ -120,6 +127,7 @@ def tenant_health_overview(*, base: QuerySet[Tenant] | None = None,
     base = Tenant.objects.all() if base is None else base
 
     deliveries = ZoomWebhookDelivery.objects.filter(tenant=tenant).order_by("-received_at")
+    parked = ZoomMeeting.objects.filter(tenant=tenant, fetch_status=FetchStatus.PARKED)
     syncs = SyncRun.objects.filter(tenant=tenant).order_by("-started_at", "-pk")
 
     qs = (
@@ -149,6 +157,11 @@ def tenant_health_overview(*, base: QuerySet[Tenant] | None = None,
                 Q(end_time__gte=since) | Q(end_time__isnull=True, ended_event_at__gte=since))),
             h_fetched_meetings=count_subquery(
                 ZoomMeeting.objects.filter(tenant=tenant, fetch_status=FetchStatus.DONE)),
+            # A warning, not a status: parked fetches resume by themselves after the reset.
+            h_parked_fetches=count_subquery(parked),
+            h_parked_oldest_end=Subquery(
+                parked.order_by(F("end_time").asc(nulls_last=True)).values("end_time")[:1],
+                output_field=DateTimeField()),
             h_conn_state=Coalesce("zoom_connection__state", Value(ConnectionState.NOT_CONNECTED)),
             h_validated=ExpressionWrapper(
                 Q(zoom_connection__endpoint_validated_at__isnull=False)
@@ -287,6 +300,36 @@ def health_from_row(row: Tenant) -> HealthStatus:
     else:
         reason = f"Authorized; last event {fmt_time(row.h_last_event_at)}."
     return HealthStatus(code=code, label=HealthCode.LABELS[code], reason=reason)
+
+
+def _parked_words(count: int, oldest_end: dt.datetime | None) -> str:
+    oldest = f" (oldest ended {when(oldest_end)})" if oldest_end else ""
+    return (counted(count, "meeting waits", "meetings wait")
+            + f" for Zoom's daily limit{oldest}")
+
+
+def backlog_from_row(row: Tenant) -> str:
+    """The overview's warning about fetches parked on the daily cap, "" when none (no queries).
+
+    Only the count and the oldest end: the clearing estimate costs queries per tenant, so it is
+    on the tenant's page (`tenant_backlog_warning`)."""
+    if not row.h_parked_fetches:
+        return ""
+    return _parked_words(row.h_parked_fetches, row.h_parked_oldest_end) + "."
+
+
+def tenant_backlog_warning(*, tenant: Tenant, now: dt.datetime | None = None) -> str:
+    """The tenant page's warning: how many fetches wait for Zoom's daily limit, since when,
+    when fetching resumes and when it should be through; "" when none waits."""
+    now = now or timezone.now()
+    backlog = tenant_fetch_backlog(tenant=tenant, now=now)
+    if not backlog.parked:
+        return ""
+    # The beat re-queues parked fetches every few minutes: a reset already past means they
+    # are about to start (the estimate then counts from now).
+    resumes = "now" if backlog.resumes_at <= now else f"at {when(backlog.resumes_at)}"
+    return (_parked_words(backlog.parked, backlog.oldest_end)
+            + f"; fetching resumes {resumes} and should be through by {when(backlog.clears_by)}.")
 
 
 def tenant_health_row(*, tenant: Tenant) -> Tenant:
