@@ -95,7 +95,7 @@ def run(*, quick: bool = False, profile: bool = True) -> dict:
         stack.celery(2, env={"BENCH_RATE_LIMIT_OVERRIDES": json.dumps({
             "Heavy": {"per_second": HEAVY_PER_SECOND}, "combined_per_day": cap})})
 
-        from django.db.models import F
+        from django.db.models import Count, F
         from django.utils import timezone
 
         from zoom_integration import metrics
@@ -138,7 +138,9 @@ def run(*, quick: bool = False, profile: bool = True) -> dict:
         heavy_total = _heavy(stack)
         final = {s: meetings.filter(fetch_status=s).count() for s in TERMINAL}
         done = meetings.filter(fetch_status="done")
-        floor = sum(meeting_calls(p) for p in done.values_list("participants_count", flat=True))
+        # n is what Zoom pages over: every join session it listed (people rejoin), not people.
+        floor = sum(meeting_calls(n) for n in done.annotate(listed=Count("participants"))
+                    .values_list("listed", flat=True))
         accepted = heavy_total.get("accepted", 0)
         resumed_rows = list(meetings.filter(fetched_at__gte=reset_wall).order_by(
             F("end_time").asc()).values_list("end_time", "fetched_at"))

@@ -105,7 +105,7 @@ def child(spec: dict) -> dict:
 
     from tenants.models import Tenant
     from zoom_integration import qos_store
-    from zoom_integration.models import ZoomMeeting, ZoomParticipant
+    from zoom_integration.models import ZoomMeeting, ZoomMeetingPerson, ZoomParticipant
     from zoom_integration.quality import (
         DEFAULT_THRESHOLDS,
         SummaryAccumulator,
@@ -132,17 +132,22 @@ def child(spec: dict) -> dict:
         drawn.append(samples)
     rows_by_meeting = {}
     for meeting in meetings:
-        parts = []
+        people_rows, parts = [], []
         for i, samples in enumerate(drawn):
             acc = SummaryAccumulator()
             for s in samples:
                 acc.add(s.metrics)
             summaries = acc.summaries()
             result = participant_classify(summaries, DEFAULT_THRESHOLDS)
+            people_rows.append(ZoomMeetingPerson(
+                meeting=meeting, position=i, identity_kind="session", identity_key=f"person {i}",
+                display_name=f"Person {i}", sessions_count=1, quality=result.quality,
+                quality_reason=result.reason_text, mos=result.mos, stream_summaries=summaries))
+        ZoomMeetingPerson.objects.bulk_create(people_rows, batch_size=1000)
+        for i, person in enumerate(people_rows):
             parts.append(ZoomParticipant(
-                meeting=meeting, position=i, user_name=f"Person {i}", device="Mac",
-                network_type="Wifi", quality=result.quality, quality_reason=result.reason_text,
-                mos=result.mos, stream_summaries=summaries))
+                meeting=meeting, person=person, position=i, user_name=f"Person {i}",
+                device="Mac", network_type="Wifi"))
         ZoomParticipant.objects.bulk_create(parts, batch_size=1000)
         rows_by_meeting[meeting.pk] = [
             (p.pk, meeting.pk, dt.datetime.fromisoformat(s.sampled_at.replace("Z", "+00:00")),
