@@ -23,13 +23,19 @@ import logging
 import re
 import time
 from collections.abc import Mapping
-from contextlib import nullcontext
 from dataclasses import dataclass, field
 from functools import partial
 from typing import Any
 
 from django.conf import settings
-from django.db import DatabaseError, IntegrityError, connection, transaction
+from django.db import (
+    DatabaseError,
+    IntegrityError,
+    InterfaceError,
+    OperationalError,
+    connection,
+    transaction,
+)
 from django.db.models import F
 from django.utils import timezone
 
@@ -355,15 +361,35 @@ def _insert_returning_id(*, tenant: Tenant, envelope: _Envelope, key: str, text:
                          headers: dict, remote_addr: str | None) -> tuple | None:
     """PostgreSQL: the one statement above; (id,) for a new row, None for a duplicate."""
     sql = _INSERT_SQL.format(table=connection.ops.quote_name(ZoomWebhookDelivery._meta.db_table))
+    now = timezone.now()
+    params = [tenant.pk, envelope.event, envelope.event_ts, envelope.account_id, key, text,
+              json.dumps(headers), _remote_addr(remote_addr), now, now, OUTBOX_CHANNEL]
     # Values are bounded by the checks above. A duplicate (Zoom's retry, or a concurrent copy:
     # PostgreSQL makes this insert wait for it to commit) returns no row. (Inside a caller's
     # transaction, a savepoint keeps a failure from spoiling it.)
-    savepoint = transaction.atomic() if connection.in_atomic_block else nullcontext()
-    with savepoint, connection.cursor() as cursor:
-        now = timezone.now()
-        cursor.execute(sql, [tenant.pk, envelope.event, envelope.event_ts, envelope.account_id,
-                             key, text, json.dumps(headers), _remote_addr(remote_addr), now,
-                             now, OUTBOX_CHANNEL])
+    if connection.in_atomic_block:
+        with transaction.atomic(), connection.cursor() as cursor:
+            cursor.execute(sql, params)
+            return cursor.fetchone()
+    # On the request path the insert is the delivery's only statement: rather than Django's
+    # per-request health check (a "SELECT 1" round trip before it, CONN_HEALTH_CHECKS), use the
+    # persistent connection at once, and if it died since its last use (a database restart),
+    # open a new one and send the insert again. Sending it twice is safe: a first copy that
+    # did commit makes the second a duplicate.
+    connection.health_check_done = True
+    try:
+        return _execute_fetchone(sql, params)
+    except (InterfaceError, OperationalError):
+        if connection.is_usable():
+            raise  # the database refused the statement itself: not a dead connection
+        logger.warning("webhook store: the database connection had closed; reconnecting")
+        connection.close()
+        return _execute_fetchone(sql, params)
+
+
+def _execute_fetchone(sql: str, params: list) -> tuple | None:
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
         return cursor.fetchone()
 
 
