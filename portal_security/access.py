@@ -97,14 +97,6 @@ def tenant_write_action(action):
     return checked
 
 
-class VisibleTenantListFilter(admin.RelatedFieldListFilter):
-    """The "By tenant" sidebar filter, listing only the tenants the user may see."""
-
-    def field_choices(self, field, request, model_admin):
-        return [(pk, name) for pk, name in
-                tenants_visible_to(user=request.user).order_by("name").values_list("pk", "name")]
-
-
 class TenantScopedAdminMixin:
     """Narrows a ModelAdmin to the tenants granted to the signed-in staff user."""
 

@@ -127,6 +127,38 @@ def tenant_fetches_running(*, tenant_id: int) -> int:
     return int(client.zcount(_key(tenant_id), time.time(), "+inf"))
 
 
+def refused_fetch_countdown(*, meeting_id: int) -> float:
+    """Seconds before a meeting fetch refused for its tenant's cap comes back.
+
+    Longer the more of its tenant's scheduled fetches are ahead of it (older meetings first,
+    as `metrics_parked_resume` queues a backlog): the oldest comes back after about
+    REQUEUE_BASE_SECONDS, the one behind `slots` others after twice that, and so on up to
+    REQUEUE_MAX_SECONDS. Each refusal measures again, so as the older ones finish the younger
+    ones' waits shrink, and a backlog drains oldest first instead of in the random order that
+    repeated, jittered refusals would leave it in.
+    """
+    from django.db.models import Q
+
+    from .models import ZoomMeeting
+    from .models.metrics import FetchStatus
+
+    meeting = ZoomMeeting.objects.filter(pk=meeting_id).values(
+        "tenant_id", "end_time").first()
+    if meeting is None:
+        return REQUEUE_BASE_SECONDS
+    end = meeting["end_time"]
+    older = Q(end_time__isnull=True, pk__lt=meeting_id)
+    if end is not None:
+        older |= Q(end_time__isnull=True) | Q(end_time__lt=end) | Q(end_time=end,
+                                                                      pk__lt=meeting_id)
+    ahead = ZoomMeeting.objects.filter(older, tenant_id=meeting["tenant_id"],
+                                       fetch_status=FetchStatus.SCHEDULED).count()
+    step = REQUEUE_BASE_SECONDS / max(1, tenant_fetch_slots())
+    # Jitter under half a step spreads equal waits without passing the next older fetch.
+    return min(REQUEUE_MAX_SECONDS,
+               REQUEUE_BASE_SECONDS + ahead * step + random.uniform(0, step / 2))
+
+
 @contextmanager
 def meeting_fetch_slot(*, meeting_id: int, holder: str) -> Iterator[None]:
     """`tenant_fetch_slot` for the tenant owning the meeting (none needed if it is gone)."""

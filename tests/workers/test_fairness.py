@@ -61,8 +61,40 @@ def test_the_fetch_task_goes_back_to_the_queue_when_its_tenant_is_at_the_cap(set
     with tenant_fetch_slot(tenant_id=tenant.pk, holder="another-fetch"), \
             pytest.raises(Retry) as retried:
         metrics_fetch_task.apply(args=[meeting.pk], throw=True)
-    # Re-queued with a short countdown.
-    assert 0 < retried.value.when <= fairness.REQUEUE_BASE_SECONDS
+    # Re-queued with a short countdown: nothing of its tenant waits ahead of it.
+    assert fairness.REQUEUE_BASE_SECONDS <= retried.value.when < 1.5 * fairness.REQUEUE_BASE_SECONDS
     meeting.refresh_from_db()
     assert meeting.fetch_attempts == 0  # nothing was fetched or counted
     assert tenant_fetches_running(tenant_id=tenant.pk) == 0
+
+
+def test_a_refused_fetch_waits_longer_the_more_older_fetches_of_its_tenant_wait(settings):
+    from datetime import UTC, datetime, timedelta
+
+    from zoom_integration.fairness import refused_fetch_countdown
+
+    settings.ZOOM_TENANT_FETCH_SLOTS = 2
+    tenant, other = TenantFactory(), TenantFactory()
+    start = datetime(2026, 11, 30, 8, 0, tzinfo=UTC)
+
+    def scheduled(owner, minutes: int, status="scheduled"):
+        return ZoomMeeting.objects.create(tenant=owner, uuid=f"w{owner.pk}-{minutes}-{status}",
+                                          kind="meeting", fetch_status=status,
+                                          end_time=start + timedelta(minutes=minutes))
+
+    oldest = scheduled(tenant, 0)
+    backlog = [scheduled(tenant, m) for m in range(1, 9)]
+    youngest = scheduled(tenant, 100)
+    scheduled(tenant, -5, status="done")  # finished: not ahead of anyone
+    for m in range(-20, 0):
+        scheduled(other, m)  # another tenant's: not ahead either
+    base = fairness.REQUEUE_BASE_SECONDS
+    step = base / 2  # two slots
+    assert base <= refused_fetch_countdown(meeting_id=oldest.pk) < base + step / 2
+    # Nine ahead of the youngest: nine steps more.
+    assert base + 9 * step <= refused_fetch_countdown(meeting_id=youngest.pk) < base + 9.5 * step
+    waits = [refused_fetch_countdown(meeting_id=m.pk) for m in (oldest, *backlog, youngest)]
+    assert waits == sorted(waits)  # strictly by age, whatever the jitter
+    ZoomMeeting.objects.filter(pk__in=[m.pk for m in backlog]).update(fetch_status="done")
+    # The older ones done: the youngest now comes back after one older fetch's share.
+    assert base + step <= refused_fetch_countdown(meeting_id=youngest.pk) < base + 1.5 * step

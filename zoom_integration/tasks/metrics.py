@@ -20,6 +20,7 @@ def metrics_fetch_task(self, meeting_id: int) -> dict:
         LOWEST_PRIORITY,
         TenantAtCapacity,
         meeting_fetch_slot,
+        refused_fetch_countdown,
     )
     from zoom_integration.metrics import metrics_fetch_attempt
 
@@ -27,7 +28,9 @@ def metrics_fetch_task(self, meeting_id: int) -> dict:
         with meeting_fetch_slot(meeting_id=int(meeting_id), holder=self.request.id or "local"):
             return metrics_fetch_attempt(meeting_id=int(meeting_id))
     except TenantAtCapacity as busy:
-        raise self.retry(countdown=busy.countdown(refusals=self.request.retries),
+        # Back after the older fetches of its tenant waiting ahead of it: a backlog keeps its
+        # oldest-first order through the refusals.
+        raise self.retry(countdown=refused_fetch_countdown(meeting_id=int(meeting_id)),
                          priority=LOWEST_PRIORITY) from busy
     except RetryLater as later:
         raise self.retry(countdown=later.countdown) from later
