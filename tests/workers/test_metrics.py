@@ -247,7 +247,7 @@ def test_task_retries_until_data_is_ready(connected, monkeypatch):
     _serve_meeting(n_participants=2, minutes=2)
     meeting = _meeting(connected, ended_event_at=timezone.now())
     # Not propagating: eager mode then runs each retry at once instead of raising Retry.
-    monkeypatch.setitem(metrics_fetch_task.app.conf, "CELERY_TASK_EAGER_PROPAGATES", False)
+    monkeypatch.setitem(metrics_fetch_task.app.conf, "task_eager_propagates", False)
     metrics_fetch_task.apply(args=[meeting.pk], throw=False)
     meeting.refresh_from_db()
     assert meeting.fetch_status == FetchStatus.DONE and meeting.fetch_attempts == 3
