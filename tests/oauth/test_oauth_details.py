@@ -1,0 +1,260 @@
+"""Details of oauth.py the broader OAuth tests leave open: the lock wait, what the done page and
+the staff buttons report, the notes and log lines of the lifecycle, and the scheduled refresh's
+counts. Zoom is faked with `responses`; the database is the real one."""
+
+import json
+import logging
+from urllib.parse import parse_qs
+
+import pytest
+import requests
+import responses
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+
+from tenants.models import Tenant
+from tests.factories import TenantFactory
+from zoom_integration import oauth
+from zoom_integration.capabilities import connection_capabilities_apply
+from zoom_integration.exceptions import ZoomAPIError, ZoomTransientError
+from zoom_integration.models import ConnectionState, ZoomConnection
+
+from .conftest import ME_URL, REVOKE_URL, TOKEN_URL, connect, me_body, token_body
+from .test_flow import CODE, callback, start
+
+pytestmark = pytest.mark.django_db
+
+TABLE = ZoomConnection._meta.db_table
+
+
+def oauth_messages(caplog, level):
+    """The messages oauth.py logged at `level`, formatted as a log handler would."""
+    return [r.getMessage() for r in caplog.records
+            if r.name == oauth.logger.name and r.levelno == level]
+
+
+# --- the refresh lock ------------------------------------------------------------------------
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="PostgreSQL's lock_timeout")
+@responses.activate
+@pytest.mark.parametrize("zoom_timeout, lock_ms", [((3.0, 27.0), 65000), (7.5, 20000)])
+def test_a_refresher_waits_for_the_lock_twice_zooms_timeouts_plus_slack(
+        tenant, settings, zoom_timeout, lock_ms):
+    # requests takes a (connect, read) pair or one number for both; either bounds the wait.
+    settings.ZOOM_HTTP_TIMEOUT = zoom_timeout
+    connect(tenant, expires_in=10)
+    responses.add(responses.POST, TOKEN_URL, json=token_body(access="a2", refresh="r2"))
+    with CaptureQueriesContext(connection) as captured:
+        assert oauth.access_token_get(tenant=tenant) == "a2"
+    timeouts = [q["sql"] for q in captured.captured_queries
+                if q["sql"].upper().startswith("SET LOCAL LOCK_TIMEOUT")]
+    assert timeouts == [f"SET LOCAL lock_timeout = {lock_ms}"]
+
+
+@pytest.mark.skipif(connection.vendor != "sqlite", reason="SQLite has no FOR UPDATE")
+@responses.activate
+def test_on_sqlite_a_refresher_takes_the_write_lock_before_reading_again(tenant):
+    """SQLite (`make run`'s default) ignores FOR UPDATE: a no-op write to the tenant's row takes
+    the database write lock, so a second refresher waits instead of spending the token too."""
+    connect(tenant, expires_in=10)
+    responses.add(responses.POST, TOKEN_URL, json=token_body(access="a2", refresh="r2"))
+    with CaptureQueriesContext(connection) as captured:
+        assert oauth.access_token_get(tenant=tenant) == "a2"
+    sql = [q["sql"] for q in captured.captured_queries if f'"{TABLE}"' in q["sql"]]
+    selects = [i for i, s in enumerate(sql) if s.upper().startswith("SELECT")]
+    updates = [i for i, s in enumerate(sql) if s.upper().startswith("UPDATE")]
+    assert len(selects) == 2 and len(updates) == 2, sql  # the lock, then the rotated pair
+    lock = sql[updates[0]]
+    assert selects[0] < updates[0] < selects[1] < updates[1]
+    assert f'SET "state" = "{TABLE}"."state"' in lock
+    assert lock.endswith(f'"tenant_id" = {tenant.pk}')
+    assert ZoomConnection.objects.get(tenant=tenant).state == ConnectionState.CONNECTED
+
+
+# --- what the customer and staff are told ----------------------------------------------------
+
+@responses.activate
+def test_zoom_unreachable_tells_the_customer_to_try_again_later(client, tenant):
+    state = start(client, tenant)["state"][0]
+    responses.add(responses.POST, TOKEN_URL, body=requests.ConnectionError("refused"))
+    response = callback(client, tenant, code=CODE, state=state)
+    assert response.status_code == 424
+    assert ("Zoom could not be reached or did not answer in time, so nothing was connected. "
+            "Please try again in a few minutes.") in response.content.decode()
+
+
+def test_the_current_authorization_is_read_from_the_stored_connection(tenant):
+    conn = connect(tenant, account_id="Acct42")
+    connection_capabilities_apply(conn, scope="user:read:admin group:read:admin",
+                                  keep_refused=False)
+    conn.authorized_by_email = "owner@cust.example"
+    conn.save()
+
+    result = oauth.authorization_current(tenant=tenant)
+
+    assert result.tenant is tenant
+    assert (result.account_id, result.email) == ("Acct42", "owner@cust.example")
+    assert result.scopes == ["group:read:admin", "user:read:admin"]
+    assert result.scope_kind == "classic"
+    assert result.missing_scopes == ["dashboard_meetings:read:admin",
+                                     "dashboard_webinars:read:admin"]
+    assert result.optional_missing_scopes == ["dashboard_home:read:admin"]
+    assert "list past meetings (Dashboard)" in result.missing_capabilities
+    assert "list users" not in result.missing_capabilities
+
+
+@responses.activate
+def test_connection_test_reports_who_authorized(connected):
+    responses.add(responses.GET, ME_URL, json=me_body())
+    assert oauth.connection_test(tenant=connected) == {
+        "account_id": "Aq7Zp1", "email": "admin@cust.example", "user_id": "Uu8Xk2",
+        "role_name": "Owner", "account_matches": True}
+
+
+@responses.activate
+def test_connection_test_leaves_blank_what_zoom_did_not_say(connected):
+    responses.add(responses.GET, ME_URL, json={"account_id": "Other1"})
+    assert oauth.connection_test(tenant=connected) == {
+        "account_id": "Other1", "email": "", "user_id": "", "role_name": "",
+        "account_matches": False}
+
+
+# --- deauthorization -------------------------------------------------------------------------
+
+def test_the_deauthorization_note_says_when_the_app_was_removed(connected):
+    oauth.connection_deauthorize(tenant=connected, payload={
+        "account_id": "Aq7Zp1", "deauthorization_time": "2026-11-29T10:00:00Z"})
+    conn = ZoomConnection.objects.get(tenant=connected)
+    assert conn.last_error == "The app was removed in Zoom at 2026-11-29T10:00:00Z."
+    assert conn.last_error_at is not None
+
+
+def test_a_deauthorization_without_account_or_time_still_ends_the_connection(connected):
+    # Zoom names the account; an event without one is still for this tenant's app.
+    oauth.connection_deauthorize(tenant=connected, payload={})
+    conn = ZoomConnection.objects.get(tenant=connected)
+    assert conn.state == ConnectionState.DEAUTHORIZED and conn.refresh_token == ""
+    assert conn.last_error == "The app was removed in Zoom."
+
+
+def test_an_overlong_deauthorization_time_is_cut_in_the_note(connected):
+    when = "2026-11-29T10:00:00Z" + "9" * 60
+    oauth.connection_deauthorize(tenant=connected, payload={"deauthorization_time": when})
+    note = ZoomConnection.objects.get(tenant=connected).last_error
+    assert note == f"The app was removed in Zoom at {when[:40]}."
+
+
+def test_deauthorization_logs_name_the_tenant(connected, caplog):
+    caplog.set_level(logging.INFO, logger=oauth.logger.name)
+    oauth.connection_deauthorize(tenant=connected, payload={"account_id": "SOMEONE_ELSE"})
+    [ignored] = oauth_messages(caplog, logging.WARNING)
+    assert connected.slug in ignored and "another Zoom account" in ignored
+
+    oauth.connection_deauthorize(tenant=connected, payload={"account_id": "Aq7Zp1"})
+    [done] = oauth_messages(caplog, logging.INFO)
+    assert connected.slug in done and "deauthorized the Zoom app" in done
+
+
+# --- revoke and forget -----------------------------------------------------------------------
+
+@responses.activate
+def test_zoom_refusing_the_revocation_is_raised_after_clearing_locally(connected):
+    responses.add(responses.POST, REVOKE_URL, status=400,
+                  json={"reason": "Invalid token", "error": "invalid_request"})
+    with pytest.raises(ZoomAPIError) as info:
+        oauth.connection_revoke(tenant=connected)
+    assert not isinstance(info.value, ZoomTransientError)
+    assert str(info.value) == "Zoom refused the revocation: HTTP 400 invalid_request"
+    assert info.value.status == 400
+    conn = ZoomConnection.objects.get(tenant=connected)
+    assert conn.state == ConnectionState.NOT_CONNECTED and conn.access_token == ""
+    # When staff ended it is shown on health and the checklist ("Revoked by staff on ...").
+    assert conn.last_error == oauth.REVOKED_BY_STAFF and conn.last_error_at is not None
+
+
+@responses.activate
+def test_a_revocation_refused_without_a_reason_says_only_the_status(connected):
+    responses.add(responses.POST, REVOKE_URL, status=400, body="")
+    with pytest.raises(ZoomAPIError) as info:
+        oauth.connection_revoke(tenant=connected)
+    assert str(info.value) == "Zoom refused the revocation: HTTP 400"
+
+
+@responses.activate
+def test_revoking_a_tenant_without_tokens_calls_nobody(connected):
+    oauth.connection_deauthorize(tenant=connected, payload={"account_id": "Aq7Zp1"})
+    oauth.connection_revoke(tenant=connected)  # no registered URL: any call would fail
+    assert len(responses.calls) == 0
+    assert ZoomConnection.objects.get(tenant=connected).state == ConnectionState.NOT_CONNECTED
+
+
+@responses.activate
+def test_revoke_ends_the_token_stored_under_the_lock(connected, monkeypatch):
+    """Another worker may rotate the token between the read and the lock: the newest one, the
+    one Zoom still honours, is the one revoked."""
+    responses.add(responses.POST, REVOKE_URL, json={"status": "success"})
+    real_access_token_get = oauth.access_token_get
+
+    def rotated_meanwhile(**kwargs):
+        token = real_access_token_get(**kwargs)
+        ZoomConnection.objects.filter(tenant=connected).update(access_token="access-rotated")
+        return token
+
+    monkeypatch.setattr(oauth, "access_token_get", rotated_meanwhile)
+    oauth.connection_revoke(tenant=connected)
+    (call,) = responses.calls
+    assert parse_qs(call.request.body) == {"token": ["access-rotated"]}
+
+
+@responses.activate
+def test_revoke_and_forget_log_the_tenant(connected, caplog):
+    caplog.set_level(logging.INFO, logger=oauth.logger.name)
+    responses.add(responses.POST, REVOKE_URL, json={"status": "success"})
+    oauth.connection_forget(tenant=connected)
+    revoked, forgotten = oauth_messages(caplog, logging.INFO)
+    assert connected.slug in revoked and "Zoom tokens revoked and cleared" in revoked
+    assert connected.slug in forgotten and "Zoom account forgotten" in forgotten
+
+
+@responses.activate
+def test_forget_writes_only_the_account_of_a_tenant_edited_meanwhile(connected):
+    stale = Tenant.objects.get(pk=connected.pk)  # e.g. an admin action's queryset
+    Tenant.objects.filter(pk=connected.pk).update(name="Renamed by other staff")
+    responses.add(responses.POST, REVOKE_URL, json={"status": "success"})
+    oauth.connection_forget(tenant=stale)
+    connected.refresh_from_db()
+    assert (connected.zoom_account_id, connected.name) == ("", "Renamed by other staff")
+
+
+# --- the scheduled refresh -------------------------------------------------------------------
+
+@responses.activate
+def test_the_scheduled_refresh_counts_every_outcome(tenant, caplog):
+    caplog.set_level(logging.WARNING, logger=oauth.logger.name)
+    answers = {
+        "ok-1": (200, token_body()), "ok-2": (200, token_body()),
+        "dead-1": (400, {"error": "invalid_grant"}), "dead-2": (400, {"error": "invalid_grant"}),
+        "busy": (503, {}), "bad-client": (400, {"error": "invalid_client"}),
+    }
+    tenants = {}
+    for refresh in answers:
+        tenants[refresh] = TenantFactory()
+        connect(tenants[refresh], expires_in=60, refresh=refresh)
+    # Not connected any more: nothing to refresh, and not counted, whatever its stale expiry.
+    connect(tenant, expires_in=60, refresh="ended", state=ConnectionState.NEEDS_REAUTH)
+
+    def answer(request):
+        status, body = answers[parse_qs(request.body)["refresh_token"][0]]
+        return status, {}, json.dumps(body)
+
+    responses.add_callback(responses.POST, TOKEN_URL, callback=answer)
+    assert oauth.tokens_refresh_due(within_seconds=600) == {
+        "refreshed": 2, "reauth": 2, "failed": 2}
+    assert len(responses.calls) == 6
+
+    warnings = [m for m in oauth_messages(caplog, logging.WARNING)
+                if m.startswith("Scheduled refresh")]
+    assert len(warnings) == 2
+    busy, bad_client = (tenants["busy"].slug, tenants["bad-client"].slug)
+    assert any(busy in m and "HTTP 503" in m for m in warnings), warnings
+    assert any(bad_client in m and "invalid_client" in m for m in warnings), warnings
