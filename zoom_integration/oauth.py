@@ -657,11 +657,16 @@ def connection_revoke(*, tenant: Tenant) -> None:
     The local tokens are cleared even when Zoom cannot confirm; then ZoomAPIError (or
     ZoomTransientError) is raised afterwards so the caller can say so.
     """
+    failure: Exception | None = None
     try:
         token = access_token_get(tenant=tenant)
     except ReauthorizationRequiredError:
         token = ""
-    failure: Exception | None = None
+    except ZoomAPIError as exc:
+        # No fresh token (Zoom's token endpoint down, or the app's credentials refused): the
+        # stored one is revoked below if there is one, and the tokens are cleared here anyway;
+        # staff are told Zoom did not confirm.
+        token, failure = "", exc
     with transaction.atomic():
         conn, _ = ZoomConnection.objects.select_for_update().get_or_create(tenant=tenant)
         current = conn.access_token or token
@@ -673,7 +678,7 @@ def connection_revoke(*, tenant: Tenant) -> None:
                     failure = ZoomAPIError(f"Zoom refused the revocation: HTTP {answer.status} "
                                            f"{answer.error or ''}".strip(), status=answer.status)
             except ZoomTransientError as exc:
-                failure = exc
+                failure = failure or exc
         # Recorded (with its time in last_error_at) so health can say who ended it and when.
         _clear_tokens(conn, state=ConnectionState.NOT_CONNECTED, note=REVOKED_BY_STAFF)
     logger.info("Tenant %s: Zoom tokens revoked and cleared", tenant.slug)

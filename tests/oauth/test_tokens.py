@@ -216,3 +216,21 @@ def test_scheduled_refresh_touches_only_tokens_nearing_expiry(tenant):
         "dead-r", "due-r"]
     assert ZoomConnection.objects.get(tenant=fine).access_token == "fine-a"
     assert ZoomConnection.objects.get(tenant=dead).state == ConnectionState.NEEDS_REAUTH
+
+
+@responses.activate
+@pytest.mark.parametrize("token_failure", [503, 401])
+def test_revoke_clears_locally_when_no_fresh_token_can_be_had(tenant, token_failure):
+    # The access token is due for refresh and Zoom's token endpoint is down (or refuses the
+    # app's credentials): the stored token is still revoked and the tokens cleared here.
+    connect(tenant, expires_in=10)
+    responses.add(responses.POST, TOKEN_URL, status=token_failure,
+                  json={"reason": "Invalid client_id or client_secret", "error": "invalid_client"})
+    responses.add(responses.POST, REVOKE_URL, json={"status": "success"})
+    with pytest.raises(ZoomAPIError):
+        oauth.connection_revoke(tenant=tenant)
+    revoked = [c for c in responses.calls if c.request.url == REVOKE_URL]
+    assert [parse_qs(c.request.body)["token"] for c in revoked] == [["access-old"]]
+    conn = ZoomConnection.objects.get(tenant=tenant)
+    assert conn.state == ConnectionState.NOT_CONNECTED
+    assert (conn.access_token, conn.refresh_token) == ("", "")
