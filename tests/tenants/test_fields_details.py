@@ -71,3 +71,14 @@ def test_an_unreadable_value_shows_its_kind_and_never_its_ciphertext(settings):
     assert isinstance(loaded, UndecryptableSecret)
     # repr is what debug pages and tracebacks print for the field.
     assert repr(loaded) == "<UndecryptableSecret>"
+
+
+def test_to_python_leaves_none_text_and_unreadable_values_alone_and_makes_text_of_the_rest():
+    from tenants.fields import SecretCharField
+
+    field = SecretCharField(max_length=50)
+    unreadable = UndecryptableSecret("gAAAA-not-ours")
+    assert field.to_python(None) is None  # an empty secret stays empty, not "None"
+    assert field.to_python("s3cret") == "s3cret"
+    assert field.to_python(unreadable) is unreadable
+    assert field.to_python(12345) == "12345"
