@@ -323,16 +323,39 @@ def test_a_slow_consumer_still_gets_every_page(connected):
     assert got == [{"page": i} for i in range(6)]
 
 
-def test_a_consumer_that_stops_early_stops_the_helper(connected):
+def test_a_consumer_that_stops_early_stops_a_helper_waiting_on_a_full_queue(connected):
+    asked_for_page_4 = threading.Event()
+
     def endless():
         i = 0
         while True:
+            if i == 4:
+                # Pages 2 and 3 are queued (depth 2): the helper now waits to queue page 4.
+                asked_for_page_4.set()
             yield {"page": i}
             i += 1
 
     client = ZoomClient(connected)
     pages = client.prefetch(endless())
     assert [next(pages), next(pages)] == [{"page": 0}, {"page": 1}]
+    assert asked_for_page_4.wait(10)
+    pages.close()
+    assert not _prefetch_threads()
+
+
+def test_a_consumer_that_stops_early_stops_a_helper_waiting_to_hand_over_the_end(connected):
+    exhausted = threading.Event()
+
+    def two_pages():
+        yield {"page": 0}
+        yield {"page": 1}
+        # Page 1 fills the queue (depth 1): the helper now waits to hand over the end.
+        exhausted.set()
+
+    client = ZoomClient(connected)
+    pages = client.prefetch(two_pages(), depth=1)
+    assert next(pages) == {"page": 0}
+    assert exhausted.wait(10)
     pages.close()
     assert not _prefetch_threads()
 
