@@ -1,0 +1,371 @@
+"""ZoomClient details: each endpoint's exact request, 429 reading, error bodies, backoff and
+the prefetch thread, against `responses` (only Zoom is faked)."""
+
+import random
+import re
+import threading
+import time
+from datetime import UTC, date, datetime
+from urllib.parse import parse_qs, urlsplit
+
+import pytest
+import responses
+
+from zoom_integration.client import ZoomClient, parse_retry_after
+from zoom_integration.exceptions import (
+    ZoomAPIError,
+    ZoomAuthError,
+    ZoomNotFoundError,
+    ZoomRateLimitedError,
+    ZoomScopeMissingError,
+    ZoomTransientError,
+)
+
+from .conftest import API
+
+pytestmark = pytest.mark.django_db
+
+ANY = re.compile(rf"{re.escape(API)}/.*")
+FROM, TO = date(2026, 5, 1), date(2026, 5, 31)
+WINDOW = {"from": "2026-05-01", "to": "2026-05-31"}
+
+
+def _query(call) -> dict:
+    return {k: v[0] for k, v in parse_qs(urlsplit(call.request.url).query).items()}
+
+
+def _path(call) -> str:
+    return urlsplit(call.request.url).path.removeprefix("/v2/")
+
+
+def _consume(result):
+    # Paged endpoints answer an iterator; a request answers the body (or a list).
+    return result if isinstance(result, dict | list) else list(result)
+
+
+@pytest.fixture
+def no_spacing(settings):
+    # The limiter spaces calls by sleeping through the client's `sleep`; an interval below
+    # 1 ms keeps it from sleeping, so a test sees only the client's own waits.
+    settings.ZOOM_RATE_LIMIT_SAFETY = 1e9
+
+
+@pytest.fixture
+def midpoint_uniform(monkeypatch):
+    # Jitter drawn in the middle of its range: the waits become exact numbers.
+    monkeypatch.setattr(random, "uniform", lambda low, high: low + (high - low) / 2)
+
+
+# -- every endpoint: path, query, rate category, capability -----------------------------------
+
+# (call, path, query, rate category, capability named in a 4711 refusal)
+ENDPOINTS = [
+    (lambda c: c.user_get("me"), "users/me", {}, "Light", "users_me"),
+    (lambda c: c.user_get("a/b+c@x.org"), "users/a%2Fb%2Bc%40x.org", {}, "Light", "user_get"),
+    (lambda c: c.users_pages(), "users", {"page_size": "300", "status": "active"}, "Medium",
+     "users_list"),
+    (lambda c: c.groups_list(), "groups", {}, "Medium", "groups_list"),
+    (lambda c: c.group_members_pages("G/1"), "groups/G%2F1/members", {"page_size": "300"},
+     "Medium", "group_members"),
+    (lambda c: c.dashboard_detail("meeting", "m=="), "metrics/meetings/m%3D%3D",
+     {"type": "past"}, "Heavy", "meeting_detail"),
+    (lambda c: c.dashboard_detail("webinar", "w=="), "metrics/webinars/w%3D%3D",
+     {"type": "past"}, "Heavy", "webinar_detail"),
+    (lambda c: c.dashboard_participants_pages("meeting", "m"), "metrics/meetings/m/participants",
+     {"type": "past", "page_size": "300", "include_fields": "registrant_id"}, "Heavy",
+     "meeting_participants"),
+    (lambda c: c.dashboard_participants_pages("webinar", "w"), "metrics/webinars/w/participants",
+     {"type": "past", "page_size": "300", "include_fields": "registrant_id"}, "Heavy",
+     "webinar_participants"),
+    (lambda c: c.dashboard_qos_pages("meeting", "m"), "metrics/meetings/m/participants/qos",
+     {"type": "past", "page_size": "10"}, "Heavy", "meeting_qos"),
+    (lambda c: c.dashboard_qos_pages("webinar", "w"), "metrics/webinars/w/participants/qos",
+     {"type": "past", "page_size": "10"}, "Heavy", "webinar_qos"),
+    (lambda c: c.past_meetings_list(date_from=FROM, date_to=TO), "metrics/meetings",
+     {"type": "past", "page_size": "300", **WINDOW}, "Resource-intensive", "meetings_list"),
+    (lambda c: c.past_webinars_list(date_from=FROM, date_to=TO), "metrics/webinars",
+     {"type": "past", "page_size": "300", **WINDOW}, "Resource-intensive", "webinars_list"),
+    (lambda c: c.quality_scores(date_from=FROM, date_to=TO), "metrics/quality",
+     {"type": "meeting", **WINDOW}, "Heavy", "overview_quality"),
+    (lambda c: c.client_versions(), "metrics/client_versions", {}, "Heavy",
+     "overview_client_versions"),
+    (lambda c: c.zoom_rooms_pages(), "metrics/zoomrooms", {"page_size": "300"},
+     "Resource-intensive", "overview_zoomrooms"),
+    (lambda c: c.zoom_rooms_top(date_from=FROM, date_to=TO), "metrics/issues/zoomrooms",
+     WINDOW, "Heavy", "overview_zoomrooms"),
+    (lambda c: c.zoom_rooms_top_issues(date_from=FROM, date_to=TO), "metrics/zoomrooms/issues",
+     WINDOW, "Heavy", "overview_zoomrooms"),
+]
+IDS = [f"{e[1]}-{e[4]}" for e in ENDPOINTS]
+
+
+@pytest.mark.parametrize(("call", "path", "query", "category", "capability"), ENDPOINTS,
+                         ids=IDS)
+@responses.activate
+def test_each_endpoint_sends_its_path_and_query_and_counts_its_category(
+        connected, call, path, query, category, capability):
+    from zoom_integration.models import ApiUsage
+    from zoom_integration.ratelimit import api_usage_flush
+
+    body = {"groups": [{"id": "G"}], "next_page_token": ""}
+    responses.get(ANY, json=body)
+    with ZoomClient(connected) as client:
+        answer = _consume(call(client))
+    assert answer in (body, [body], [{"id": "G"}])
+    (sent,) = responses.calls
+    assert _path(sent) == path
+    assert _query(sent) == query
+    api_usage_flush(tenant=connected)
+    assert {u.category: u.calls for u in ApiUsage.objects.filter(tenant=connected)} == {
+        category: 1}
+
+
+@pytest.mark.parametrize(("call", "path", "query", "category", "capability"), ENDPOINTS,
+                         ids=IDS)
+@responses.activate
+def test_a_missing_scope_names_the_call_and_its_capability(
+        connected, call, path, query, category, capability):
+    # Zoom's 4711 without a bracketed list: the capability is all that says what is missing.
+    responses.get(ANY, status=400, json={
+        "code": 4711, "message": "Invalid access token, does not contain scopes."})
+    with ZoomClient(connected) as client, pytest.raises(ZoomScopeMissingError) as err:
+        _consume(call(client))
+    assert err.value.capability == capability
+    assert not err.value.scopes
+    assert f"Zoom refused GET {path}: the app lacks scope {capability}" in str(err.value)
+
+
+# -- 429: daily or per-second, its category, its wait ----------------------------------------
+
+@responses.activate
+def test_a_daily_type_header_is_daily_whatever_the_message(connected):
+    responses.get(f"{API}/groups", status=429, headers={"X-RateLimit-Type": "Daily-limit"},
+                  json={"code": 429, "message": "Too many requests"})
+    with ZoomClient(connected) as client, pytest.raises(ZoomRateLimitedError) as err:
+        client.groups_list()
+    assert err.value.daily is True
+    assert str(err.value) == "Too many requests"
+    assert err.value.code == 429
+
+
+@responses.activate
+def test_a_qps_type_header_is_per_second_even_if_the_message_says_daily(
+        connected, settings, no_spacing):
+    settings.ZOOM_QPS_MAX_WAIT_SECONDS = 0
+    responses.get(f"{API}/groups", status=429, headers={
+        "X-RateLimit-Type": "QPS", "Retry-After": "3"},
+        json={"code": 429, "message": "daily or not, the header decides"})
+    with ZoomClient(connected) as client, pytest.raises(ZoomRateLimitedError) as err:
+        client.groups_list()
+    assert err.value.daily is False
+    assert err.value.retry_after_seconds == 3
+
+
+@responses.activate
+def test_without_headers_a_message_without_daily_is_per_second(
+        connected, no_spacing, midpoint_uniform):
+    # No Retry-After: a per-second 429 waits 1 to 2 s (here the midpoint), then tries again.
+    responses.get(f"{API}/groups", status=429,
+                  json={"message": "You have reached the maximum per-second rate limit."})
+    responses.get(f"{API}/groups", json={"groups": []})
+    waits = []
+    with ZoomClient(connected) as client:
+        client.sleep = waits.append
+        assert client.groups_list() == []
+    assert waits == [1.5]
+
+
+@responses.activate
+def test_a_daily_message_without_headers_parks_until_midnight(connected, no_spacing):
+    from zoom_integration.ratelimit import seconds_until_utc_midnight
+
+    responses.get(f"{API}/groups", status=429,
+                  json={"code": 429, "message": "Maximum DAILY rate limit reached"})
+    with ZoomClient(connected) as client, pytest.raises(ZoomRateLimitedError) as err:
+        client.sleep = pytest.fail  # a daily 429 is never waited out in-process
+        client.groups_list()
+    assert err.value.daily is True
+    assert abs(err.value.retry_after_seconds - seconds_until_utc_midnight()) < 60
+
+
+@responses.activate
+def test_the_429_category_is_zoom_s_header_else_the_call_s(connected, settings):
+    settings.ZOOM_QPS_MAX_WAIT_SECONDS = 0
+    responses.get(f"{API}/groups", status=429, headers={
+        "X-RateLimit-Type": "QPS", "X-RateLimit-Category": "Light", "Retry-After": "5"},
+        json={"message": "per-second"})
+    responses.get(f"{API}/users", status=429, headers={
+        "X-RateLimit-Type": "QPS", "Retry-After": "5"}, json={"message": "per-second"})
+    with ZoomClient(connected) as client:
+        with pytest.raises(ZoomRateLimitedError) as named:
+            client.groups_list()
+        with pytest.raises(ZoomRateLimitedError) as unnamed:
+            list(client.users_pages())
+    assert named.value.category == "Light"
+    assert unnamed.value.category == "Medium"
+    # Zoom sent no code: the error carries none.
+    assert unnamed.value.code is None
+
+
+@pytest.mark.parametrize(("value", "seconds"), [
+    ("0", 0),                                  # "now" stays 0, not a minimum wait
+    ("-5", 0),
+    ("2026-05-29T22:00:00Z", 0),               # a reset already past
+    ("2026-05-30T00:00:00", 3600),             # no offset: read as UTC
+    ("2026-05-30T02:00:00+02:00", 3600),       # an offset is kept
+    ("Sat, 30 May 2026 02:00:00 +0200", 3600),
+    ("  90 ", 90),
+])
+def test_parse_retry_after_edges(value, seconds):
+    now = datetime(2026, 5, 29, 23, 0, tzinfo=UTC)
+    assert parse_retry_after(value, now=now) == seconds
+
+
+# -- error bodies ------------------------------------------------------------------------------
+
+@responses.activate
+def test_a_code_sent_as_text_is_read_as_a_number(connected):
+    responses.get(f"{API}/groups", status=400, json={"code": "3001", "message": "gone"})
+    with ZoomClient(connected) as client, pytest.raises(ZoomNotFoundError) as err:
+        client.groups_list()
+    assert err.value.code == 3001
+
+
+@pytest.mark.parametrize("body", [{"message": "bad request"}, {"code": "oops",
+                                                                "message": "bad request"},
+                                  {"code": None, "message": "bad request"}])
+@responses.activate
+def test_a_missing_or_unreadable_code_is_none(connected, body):
+    responses.get(f"{API}/groups", status=400, json=body)
+    with ZoomClient(connected) as client, pytest.raises(ZoomAPIError) as err:
+        client.groups_list()
+    assert type(err.value) is ZoomAPIError
+    assert err.value.code is None
+    assert str(err.value) == "Zoom answered 400 on GET groups: bad request"
+
+
+@responses.activate
+def test_a_401_code_sent_as_text_still_refreshes_once(connected, settings):
+    responses.get(f"{API}/groups", status=401, json={"code": "124", "message": "expired"})
+    responses.post(f"{settings.ZOOM_OAUTH_BASE_URL}/oauth/token", json={
+        "access_token": "tok-2", "refresh_token": "ref-2", "expires_in": 3599,
+        "token_type": "bearer", "scope": "user:read:admin"})
+    with ZoomClient(connected) as client, pytest.raises(ZoomAuthError):
+        client.groups_list()
+    assert len([c for c in responses.calls if "/v2/" in c.request.url]) == 2
+
+
+# -- backoff -----------------------------------------------------------------------------------
+
+@responses.activate
+def test_5xx_backoff_doubles_from_twice_the_base(connected, settings, no_spacing,
+                                                 midpoint_uniform):
+    settings.ZOOM_HTTP_BACKOFF_SECONDS = 1
+    settings.ZOOM_HTTP_BACKOFF_MAX_SECONDS = 100
+    responses.get(f"{API}/groups", status=502)
+    responses.get(f"{API}/groups", status=503)
+    responses.get(f"{API}/groups", json={"groups": []})
+    waits = []
+    with ZoomClient(connected) as client:
+        client.sleep = waits.append
+        client.groups_list()
+    # Full jitter over 2 s then 4 s, drawn at the midpoint.
+    assert waits == [1.0, 2.0]
+
+
+# -- prefetch ----------------------------------------------------------------------------------
+
+def _pages(n, *, then=None, seen=None):
+    for i in range(n):
+        if seen is not None:
+            seen.append((threading.current_thread().name, threading.current_thread().daemon))
+        yield {"page": i}
+    if then is not None:
+        raise then
+
+
+def _prefetch_threads():
+    return [t for t in threading.enumerate() if t.name == "zoom-prefetch"]
+
+
+def test_prefetch_yields_every_page_in_order(connected):
+    client = ZoomClient(connected)
+    assert list(client.prefetch(_pages(5))) == [{"page": i} for i in range(5)]
+    assert list(client.prefetch(_pages(0))) == []
+    assert not _prefetch_threads()
+
+
+def test_prefetch_raises_the_helper_s_error_after_the_pages_before_it(connected):
+    client = ZoomClient(connected)
+    got = []
+    with pytest.raises(ZoomTransientError, match="page token expired"):
+        for page in client.prefetch(_pages(2, then=ZoomTransientError("page token expired"))):
+            got.append(page)
+    assert got == [{"page": 0}, {"page": 1}]
+    assert not _prefetch_threads()
+
+
+def test_prefetch_fetches_in_a_daemon_helper_thread(connected):
+    seen = []
+    list(ZoomClient(connected).prefetch(_pages(1, seen=seen)))
+    # A daemon never holds a worker process at exit; the name shows in thread dumps.
+    assert seen == [("zoom-prefetch", True)]
+
+
+def test_a_slow_consumer_still_gets_every_page(connected):
+    # The helper finds the queue full while the consumer works; it must wait, not drop.
+    client = ZoomClient(connected)
+    got = []
+    for page in client.prefetch(_pages(6), depth=1):
+        got.append(page)
+        if page["page"] in (0, 4):
+            time.sleep(0.5)
+    assert got == [{"page": i} for i in range(6)]
+
+
+def test_a_consumer_that_stops_early_stops_a_helper_waiting_on_a_full_queue(connected):
+    asked_for_page_4 = threading.Event()
+
+    def endless():
+        i = 0
+        while True:
+            if i == 4:
+                # Pages 2 and 3 are queued (depth 2): the helper now waits to queue page 4.
+                asked_for_page_4.set()
+            yield {"page": i}
+            i += 1
+
+    client = ZoomClient(connected)
+    pages = client.prefetch(endless())
+    assert [next(pages), next(pages)] == [{"page": 0}, {"page": 1}]
+    assert asked_for_page_4.wait(10)
+    pages.close()
+    assert not _prefetch_threads()
+
+
+def test_a_consumer_that_stops_early_stops_a_helper_waiting_to_hand_over_the_end(connected):
+    exhausted = threading.Event()
+
+    def two_pages():
+        yield {"page": 0}
+        yield {"page": 1}
+        # Page 1 fills the queue (depth 1): the helper now waits to hand over the end.
+        exhausted.set()
+
+    client = ZoomClient(connected)
+    pages = client.prefetch(two_pages(), depth=1)
+    assert next(pages) == {"page": 0}
+    assert exhausted.wait(10)
+    pages.close()
+    assert not _prefetch_threads()
+
+
+@responses.activate
+def test_prefetch_reads_the_token_before_its_helper_thread_starts(connected):
+    # The helper thread cannot see this test's database: the token must already be read.
+    responses.get(f"{API}/users", json={"users": [{"id": "a"}], "next_page_token": "T"})
+    responses.get(f"{API}/users", json={"users": [{"id": "b"}], "next_page_token": ""})
+    with ZoomClient(connected) as client:
+        pages = list(client.prefetch(client.users_pages()))
+    assert [p["users"][0]["id"] for p in pages] == ["a", "b"]
+    assert [c.request.headers["Authorization"] for c in responses.calls] == ["Bearer tok-1"] * 2
