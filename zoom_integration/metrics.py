@@ -47,7 +47,7 @@ from .exceptions import (
     ZoomTransientError,
 )
 from .fairness import LOWEST_PRIORITY, fair_sharing, tenant_fetch_priority
-from .fields import aware_datetime, jsonable, text
+from .fields import aware_datetime, int_or_zero, jsonable, text
 from .messages import staff_message
 from .models import (
     ZoomConnection,
@@ -77,11 +77,11 @@ Progress = Callable[[int, int | None], None]
 # Zoom needs "a minute or two" after the end before the dashboard has data; retry 3001/404
 # with backoff for up to an hour.
 NOT_READY_MAX_SECONDS = 3600
+NOT_READY_MAX_ATTEMPTS = 12
+TRANSIENT_MAX_ATTEMPTS = 8
 # Rows per INSERT/UPDATE of participants and people: a 1,000-row UPDATE ... CASE statement
 # costs several MiB to build; a few smaller ones keep a worker's memory flat in the meeting's size.
 WRITE_BATCH = 200
-NOT_READY_MAX_ATTEMPTS = 12
-TRANSIENT_MAX_ATTEMPTS = 8
 
 
 def _delay_setting() -> int:
@@ -285,10 +285,7 @@ def _pages_book(client: ZoomClient, meeting: ZoomMeeting, detail: dict) -> Booki
     (the daily `ZoomRateLimitedError`), with the detail kept, rather than cut half-way and
     fetched whole again the next day. Join sessions beyond the count draw on the day as usual.
     """
-    try:
-        expected = max(0, int(detail.get("participants") or 0))
-    except (TypeError, ValueError):
-        expected = 0
+    expected = max(0, int_or_zero(detail.get("participants")))
     try:
         return client.calls_book(HEAVY, meeting_page_calls(expected))
     except ZoomRateLimitedError:

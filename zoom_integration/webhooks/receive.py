@@ -368,9 +368,8 @@ def _insert_returning_id(*, tenant: Tenant, envelope: _Envelope, key: str, text:
     # PostgreSQL makes this insert wait for it to commit) returns no row. (Inside a caller's
     # transaction, a savepoint keeps a failure from spoiling it.)
     if connection.in_atomic_block:
-        with transaction.atomic(), connection.cursor() as cursor:
-            cursor.execute(sql, params)
-            return cursor.fetchone()
+        with transaction.atomic():
+            return _execute_fetchone(sql, params)
     # On the request path the insert is the delivery's only statement: rather than Django's
     # per-request health check (a "SELECT 1" round trip before it, CONN_HEALTH_CHECKS), use the
     # persistent connection at once, and if it died since its last use (a database restart),
