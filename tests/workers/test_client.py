@@ -195,8 +195,9 @@ def test_401_code_124_refreshes_once_and_retries(connected, settings):
 
 
 @responses.activate
-def test_401_twice_raises_auth_error(connected, settings):
-    responses.get(f"{API}/groups", status=401, json={"code": 124, "message": "Invalid token"})
+@pytest.mark.parametrize("code", [124, "124"])  # a code sent as text still refreshes once
+def test_401_twice_raises_auth_error(connected, settings, code):
+    responses.get(f"{API}/groups", status=401, json={"code": code, "message": "Invalid token"})
     responses.post(f"{settings.ZOOM_OAUTH_BASE_URL}/oauth/token", json={
         "access_token": "tok-2", "refresh_token": "ref-2", "expires_in": 3599,
         "token_type": "bearer", "scope": "user:read:admin"})

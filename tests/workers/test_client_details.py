@@ -14,7 +14,6 @@ import responses
 from zoom_integration.client import ZoomClient, parse_retry_after
 from zoom_integration.exceptions import (
     ZoomAPIError,
-    ZoomAuthError,
     ZoomNotFoundError,
     ZoomRateLimitedError,
     ZoomScopeMissingError,
@@ -242,17 +241,6 @@ def test_a_missing_or_unreadable_code_is_none(connected, body):
     assert type(err.value) is ZoomAPIError
     assert err.value.code is None
     assert str(err.value) == "Zoom answered 400 on GET groups: bad request"
-
-
-@responses.activate
-def test_a_401_code_sent_as_text_still_refreshes_once(connected, settings):
-    responses.get(f"{API}/groups", status=401, json={"code": "124", "message": "expired"})
-    responses.post(f"{settings.ZOOM_OAUTH_BASE_URL}/oauth/token", json={
-        "access_token": "tok-2", "refresh_token": "ref-2", "expires_in": 3599,
-        "token_type": "bearer", "scope": "user:read:admin"})
-    with ZoomClient(connected) as client, pytest.raises(ZoomAuthError):
-        client.groups_list()
-    assert len([c for c in responses.calls if "/v2/" in c.request.url]) == 2
 
 
 # -- backoff -----------------------------------------------------------------------------------
