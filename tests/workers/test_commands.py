@@ -89,3 +89,19 @@ def test_zoom_sync_draws_a_progress_bar_on_a_terminal(connected, monkeypatch):
     call_command("zoom_sync", connected.slug, stdout=terminal)
     assert "5/5" in bar.getvalue()  # tqdm's counter reached the total
     assert "users: succeeded" in terminal.getvalue()
+
+
+@responses.activate
+def test_zoom_fetch_metrics_missing_scope_is_recorded_on_the_connection(connected):
+    from zoom_integration.models import ZoomConnection
+
+    qos_scope = "dashboard:read:list_meeting_participants_qos:admin"
+    responses.get(PATH, json={"uuid": UUID, "participants": 1})
+    responses.get(f"{PATH}/participants", json={"participants": [], "next_page_token": ""})
+    responses.get(f"{PATH}/participants/qos", status=400, json={
+        "code": 4711, "message": f"Invalid access token, does not contain scopes:[{qos_scope}]."})
+    with pytest.raises(CommandError, match=f"The app lacks scope {qos_scope}: add it in Zoom"):
+        call_command("zoom_fetch_metrics", connected.slug, "--meeting", UUID)
+    conn = ZoomConnection.objects.get(tenant=connected)
+    assert conn.missing_capabilities == "meeting_qos" and conn.missing_scopes == qos_scope
+    assert not ZoomMeeting.objects.exists()

@@ -14,6 +14,7 @@ from zoom_integration.exceptions import (
     ZoomDashboardUnavailableError,
     ZoomError,
     ZoomNotFoundError,
+    ZoomScopeMissingError,
 )
 from zoom_integration.management.progress import terminal_progress
 
@@ -49,7 +50,12 @@ class Command(BaseCommand):
         except (ZoomError, ReauthorizationRequiredError) as exc:
             if created:
                 record.delete()
-            if isinstance(exc, ZoomNotFoundError):
+            if isinstance(exc, ZoomScopeMissingError):
+                # Recorded like the worker's fetch does, so Tenant health shows the gap.
+                from zoom_integration.capabilities import scope_missing_record
+
+                message = scope_missing_record(tenant=tenant, error=exc)
+            elif isinstance(exc, ZoomNotFoundError):
                 message = f"Zoom has no dashboard data for {kind} {uuid} (unknown or not ready)"
             elif isinstance(exc, ZoomDashboardUnavailableError):
                 message = "this Zoom account's plan has no Dashboard (Business or higher needed)"
