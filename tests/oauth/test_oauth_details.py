@@ -4,6 +4,7 @@ counts. Zoom is faked with `responses`; the database is the real one."""
 
 import json
 import logging
+from types import SimpleNamespace
 from urllib.parse import parse_qs
 
 import pytest
@@ -144,15 +145,46 @@ def test_an_overlong_deauthorization_time_is_cut_in_the_note(connected):
     assert note == f"The app was removed in Zoom at {when[:40]}."
 
 
-def test_deauthorization_logs_name_the_tenant(connected, caplog):
+def test_deauthorization_logs_say_what_happened_to_which_tenant(connected, caplog):
     caplog.set_level(logging.INFO, logger=oauth.logger.name)
     oauth.connection_deauthorize(tenant=connected, payload={"account_id": "SOMEONE_ELSE"})
-    [ignored] = oauth_messages(caplog, logging.WARNING)
-    assert connected.slug in ignored and "another Zoom account" in ignored
+    assert oauth_messages(caplog, logging.WARNING) == [
+        f"app_deauthorized for tenant {connected.slug} names another Zoom account; ignored"]
 
     oauth.connection_deauthorize(tenant=connected, payload={"account_id": "Aq7Zp1"})
-    [done] = oauth_messages(caplog, logging.INFO)
-    assert connected.slug in done and "deauthorized the Zoom app" in done
+    assert oauth_messages(caplog, logging.INFO) == [
+        f"Tenant {connected.slug} deauthorized the Zoom app"]
+
+
+# --- the start of the flow --------------------------------------------------------------------
+
+def test_a_start_drops_stashed_states_at_exactly_their_lifetime(tenant, monkeypatch):
+    now = 1_800_000_000.0
+    monkeypatch.setattr(oauth, "time", SimpleNamespace(time=lambda: now))
+    session = {oauth.SESSION_KEY: {
+        "just-expired": {"tenant_id": tenant.pk, "verifier": "v", "issued_at": now - 600},
+        "still-good": {"tenant_id": tenant.pk, "verifier": "v", "issued_at": now - 599},
+        "no-issue-time": {"tenant_id": tenant.pk, "verifier": "v"},  # unreadable: dropped
+    }}
+    oauth.authorization_start(tenant=tenant, session=session)
+    kept = set(session[oauth.SESSION_KEY]) - {"just-expired", "no-issue-time"}
+    assert "still-good" in kept and len(kept) == 2
+    assert "just-expired" not in session[oauth.SESSION_KEY]
+    assert "no-issue-time" not in session[oauth.SESSION_KEY]
+
+
+def test_the_state_and_pkce_verifier_carry_their_full_randomness(tenant):
+    session = {}
+    oauth.authorization_start(tenant=tenant, session=session)
+    [(state, entry)] = session[oauth.SESSION_KEY].items()
+    # 32 random bytes for the state, 48 for the verifier (RFC 7636 allows 43-128 characters).
+    assert (len(state), len(entry["verifier"])) == (43, 64)
+
+
+def test_the_start_is_logged_with_the_tenant(tenant, caplog):
+    caplog.set_level(logging.INFO, logger=oauth.logger.name)
+    oauth.authorization_start(tenant=tenant, session={})
+    assert oauth_messages(caplog, logging.INFO) == [f"OAuth start for tenant {tenant.slug}"]
 
 
 # --- revoke and forget -----------------------------------------------------------------------
@@ -189,6 +221,19 @@ def test_revoking_a_tenant_without_tokens_calls_nobody(connected):
 
 
 @responses.activate
+def test_revoking_without_any_access_token_when_the_refresh_fails_calls_only_the_token_endpoint(
+        connected):
+    ZoomConnection.objects.filter(tenant=connected).update(access_token="",
+                                                            access_token_expires_at=None)
+    responses.add(responses.POST, TOKEN_URL, status=503)
+    with pytest.raises(ZoomTransientError):
+        oauth.connection_revoke(tenant=connected)
+    assert [call.request.url for call in responses.calls] == [TOKEN_URL]  # nothing to revoke
+    conn = ZoomConnection.objects.get(tenant=connected)
+    assert (conn.state, conn.refresh_token) == (ConnectionState.NOT_CONNECTED, "")
+
+
+@responses.activate
 def test_revoke_ends_the_token_stored_under_the_lock(connected, monkeypatch):
     """Another worker may rotate the token between the read and the lock: the newest one, the
     one Zoom still honours, is the one revoked."""
@@ -207,13 +252,13 @@ def test_revoke_ends_the_token_stored_under_the_lock(connected, monkeypatch):
 
 
 @responses.activate
-def test_revoke_and_forget_log_the_tenant(connected, caplog):
+def test_revoke_and_forget_log_what_happened_to_which_tenant(connected, caplog):
     caplog.set_level(logging.INFO, logger=oauth.logger.name)
     responses.add(responses.POST, REVOKE_URL, json={"status": "success"})
     oauth.connection_forget(tenant=connected)
-    revoked, forgotten = oauth_messages(caplog, logging.INFO)
-    assert connected.slug in revoked and "Zoom tokens revoked and cleared" in revoked
-    assert connected.slug in forgotten and "Zoom account forgotten" in forgotten
+    assert oauth_messages(caplog, logging.INFO) == [
+        f"Tenant {connected.slug}: Zoom tokens revoked and cleared",
+        f"Tenant {connected.slug}: Zoom account forgotten"]
 
 
 @responses.activate

@@ -274,8 +274,8 @@ def test_url_validation_is_answered_even_when_its_time_cannot_be_recorded(caplog
         answer = receive(tenant, url_validation("aZ9fQe0b"))
     assert answer.status == 200 and answer.json["plainToken"] == "aZ9fQe0b"
     [record] = logged(caplog, logging.WARNING)
-    message = record.getMessage()
-    assert tenant.slug in message and "endpoint validation" in message
+    assert record.getMessage() == (
+        f"could not record the endpoint validation of tenant {tenant.slug}")
     assert record.exc_info and record.exc_info[0] is OperationalError
 
 
@@ -340,6 +340,17 @@ def test_refusals_racing_for_the_days_first_tally_are_all_counted():
     assert tally.count == 2
     assert tally.last_at > earlier
 
+
+
+def test_a_refusal_that_cannot_be_counted_is_logged_with_its_cause(caplog):
+    tenant = TenantFactory()
+    with connection.execute_wrapper(failing(REJECTION_TABLE,
+                                            OperationalError("database is shutting down"))):
+        webhook_rejection_record(tenant=tenant, reason="bad_signature")  # does not raise
+    [record] = logged(caplog, logging.WARNING)
+    assert record.getMessage() == (
+        f"could not count a bad_signature rejection for tenant {tenant.slug}")
+    assert record.exc_info and record.exc_info[0] is OperationalError
 
 # --- the dedupe key ---------------------------------------------------------------------------
 

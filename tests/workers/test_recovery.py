@@ -88,6 +88,21 @@ def test_authorizing_again_after_a_good_sync_does_not_sync_again(
     assert not [c for c in responses.calls if c.request.url.startswith(f"{API}/users?")]
 
 
+@responses.activate
+@pytest.mark.parametrize("earlier", ["another tenant's good sync", "a failed sync of its own"])
+def test_authorizing_syncs_at_once_until_this_tenant_has_a_good_sync(
+        client, tenant, django_capture_on_commit_callbacks, earlier):
+    if earlier == "another tenant's good sync":
+        SyncRunFactory(tenant=TenantFactory(), status=SyncRun.Status.SUCCEEDED)
+    else:
+        SyncRunFactory(tenant=tenant, status=SyncRun.Status.FAILED)
+    _serve_directory()
+    with django_capture_on_commit_callbacks(execute=True):
+        assert _authorize_again(client, tenant).status_code == 302
+    assert SyncRun.objects.filter(tenant=tenant, status=SyncRun.Status.SUCCEEDED).exists()
+    assert ZoomUser.objects.filter(tenant=tenant).count() == 1
+
+
 def test_requeue_takes_recent_failures_of_this_tenant_only(
         tenant, django_capture_on_commit_callbacks):
     now = timezone.now()
