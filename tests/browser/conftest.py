@@ -117,6 +117,17 @@ def tenant_host(page, live_server):
 
 
 @pytest.fixture
+def sandbox(settings):
+    """The Zoom sandbox on a free port, with the portal's OAuth and API URLs pointed at it."""
+    from zoom_sandbox.testing import running_sandbox
+
+    with running_sandbox() as zoom:
+        settings.ZOOM_OAUTH_BASE_URL = zoom.base_url
+        settings.ZOOM_API_BASE_URL = zoom.api_base_url
+        yield zoom
+
+
+@pytest.fixture
 def superuser(django_user_model):
     return django_user_model.objects.create_superuser("boss", "boss@vendor.test", PASSWORD)
 
@@ -150,3 +161,16 @@ def land_on_done(page, done_url: str) -> None:
             if attempt == 2:
                 raise
             page.wait_for_timeout(500)
+
+
+def customer_consents(page, host: str) -> None:
+    """The customer opens the tenant's authorization link on `host` (routed by `tenant_host`),
+    is sent to Zoom's consent page (the sandbox's), allows, and reads the success page."""
+    from django.conf import settings
+
+    page.goto(f"https://{host}/adminapi/zoom/oauth/start")
+    page.wait_for_load_state()
+    assert page.url.startswith(settings.ZOOM_OAUTH_BASE_URL), page.url
+    page.click("button[value=allow]")
+    land_on_done(page, f"https://{host}/adminapi/zoom/oauth/done")
+    assert "Zoom is connected" in page.locator("body").inner_text()

@@ -20,9 +20,14 @@ from pathlib import Path
 
 import pytest
 import requests
-from django.conf import settings as django_settings
 
-from tests.browser.conftest import ARTIFACTS, PASSWORD, admin_login, land_on_done
+from tests.browser.conftest import (
+    ARTIFACTS,
+    PASSWORD,
+    admin_login,
+    customer_consents,
+    land_on_done,
+)
 from tests.celery_worker import celery_worker
 from tests.factories import (
     MeetingFactory,
@@ -99,16 +104,6 @@ def test_staff_add_a_tenant_and_copy_the_three_urls(page, superuser):
 
 
 @pytest.fixture
-def sandbox(settings):
-    from zoom_sandbox.testing import running_sandbox
-
-    with running_sandbox() as zoom:
-        settings.ZOOM_OAUTH_BASE_URL = zoom.base_url
-        settings.ZOOM_API_BASE_URL = zoom.api_base_url
-        yield zoom
-
-
-@pytest.fixture
 def acme(live_server, sandbox):
     """A tenant wired to a sandbox app; Zoom's events reach the live server as `localhost`."""
     tenant = TenantFactory(name="Acme", slug="acme", client_id="acmeClientId0002",
@@ -126,12 +121,7 @@ def acme(live_server, sandbox):
 def test_customer_authorizes_on_the_sandbox_and_sees_success(page, tenant_host, acme,
                                                              superuser):
     tenant_host(HOST)
-    page.goto(f"https://{HOST}/adminapi/zoom/oauth/start")
-    page.wait_for_load_state()
-    assert page.url.startswith(django_settings.ZOOM_OAUTH_BASE_URL), page.url
-    page.click("button[value=allow]")
-    land_on_done(page, DONE)
-    assert "Zoom is connected" in page.locator("body").inner_text()
+    customer_consents(page, HOST)
     page.reload()  # a reload shows the current state again, never the spent callback
     assert "Zoom is connected" in page.locator("body").inner_text()
     ARTIFACTS.mkdir(exist_ok=True)
@@ -189,25 +179,14 @@ def test_meeting_page_shows_participants_and_a_chart(page, django_user_model):
 
 
 @pytest.fixture
-def real_worker(settings, sandbox):
+def real_worker(sandbox, through_broker):
     """A Celery worker subprocess on every queue, against this test's database and the sandbox;
     the live server (this process) publishes to the real broker instead of running eagerly."""
-    from nectar_portal.celery import app
-    from zoom_integration import queueing
-
-    conf = app.conf
-    saved = conf.broker_url, conf.task_always_eager
-    conf.broker_url, conf.task_always_eager = settings.CELERY_BROKER_URL, False
-    queueing.broker_publish_resume()
-    try:
-        with celery_worker(name="browser", queues="default,webhooks,sync,metrics",
-                           settings_module="tests.browser.worker_settings",
-                           env={"ZOOM_API_BASE_URL": sandbox.api_base_url,
-                                "ZOOM_OAUTH_BASE_URL": sandbox.base_url}) as worker:
-            yield worker
-    finally:
-        conf.broker_url, conf.task_always_eager = saved
-        queueing.broker_publish_resume()
+    with celery_worker(name="browser", queues="default,webhooks,sync,metrics",
+                       settings_module="tests.browser.worker_settings",
+                       env={"ZOOM_API_BASE_URL": sandbox.api_base_url,
+                            "ZOOM_OAUTH_BASE_URL": sandbox.base_url}) as worker:
+        yield worker
 
 
 def _wait_for(predicate, *, timeout: float, what: str, worker=None):

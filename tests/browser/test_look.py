@@ -16,10 +16,9 @@ from __future__ import annotations
 import datetime as dt
 
 import pytest
-from django.conf import settings as django_settings
 from django.utils import timezone
 
-from tests.browser.conftest import ARTIFACTS, admin_login, land_on_done
+from tests.browser.conftest import ARTIFACTS, admin_login, customer_consents
 from tests.factories import (
     MeetingFactory,
     ParticipantFactory,
@@ -161,16 +160,6 @@ HOST = "globex.portal.test"
 REDIRECT = f"https://{HOST}/adminapi/zoom/oauth/authorize"
 
 
-@pytest.fixture
-def sandbox(settings):
-    from zoom_sandbox.testing import running_sandbox
-
-    with running_sandbox() as zoom:
-        settings.ZOOM_OAUTH_BASE_URL = zoom.base_url
-        settings.ZOOM_API_BASE_URL = zoom.api_base_url
-        yield zoom
-
-
 @pytest.mark.integration
 def test_customer_pages_fit_a_phone(page, tenant_host, sandbox, live_server):
     tenant = TenantFactory(name="Globex International Holdings (EMEA)", slug="globex",
@@ -189,11 +178,6 @@ def test_customer_pages_fit_a_phone(page, tenant_host, sandbox, live_server):
     look(page, "customer-error", viewport=LAPTOP, staff=False)
 
     page.set_viewport_size(PHONE)
-    page.goto(f"https://{HOST}/adminapi/zoom/oauth/start")
-    page.wait_for_load_state()
-    assert page.url.startswith(django_settings.ZOOM_OAUTH_BASE_URL), page.url
-    page.click("button[value=allow]")
-    land_on_done(page, f"https://{HOST}/adminapi/zoom/oauth/done")
-    assert "Zoom is connected" in page.locator("body").inner_text()
+    customer_consents(page, HOST)
     look(page, "customer-success", viewport=PHONE, staff=False)
     look(page, "customer-success", viewport=LAPTOP, staff=False)

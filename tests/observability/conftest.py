@@ -20,16 +20,12 @@ def _ops_settings(settings):
 
 
 @pytest.fixture
-def connected(tenant):
-    from zoom_integration.models import ConnectionState, ZoomConnection
-
-    ZoomConnection.objects.create(
-        tenant=tenant, state=ConnectionState.CONNECTED, access_token="tok-1",
-        refresh_token="ref-1", access_token_expires_at=timezone.now() + timedelta(hours=1),
-        authorized_at=timezone.now() - timedelta(days=1))
-    tenant.zoom_account_id = f"acct-{tenant.pk}"
-    tenant.save(update_fields=["zoom_account_id"])
-    return tenant
+def connected(connected):
+    """tests/conftest.py's connected tenant, authorized a day ago."""
+    conn = connected.zoom_connection
+    conn.authorized_at = timezone.now() - timedelta(days=1)
+    conn.save(update_fields=["authorized_at"])
+    return connected
 
 
 def scrape(client, host: str = "localhost") -> str:

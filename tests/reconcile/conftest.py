@@ -1,6 +1,6 @@
-"""Fixtures for reconcile and overview tests: a connected tenant and Zoom's lists, faked with
-`responses` in Zoom's shapes (type=past, from/to dates, pages of up to page_size rows with a
-next_page_token)."""
+"""Fixtures for reconcile and overview tests: Zoom's lists, faked with `responses` in Zoom's
+shapes (type=past, from/to dates, pages of up to page_size rows with a next_page_token). The
+connected tenant is tests/conftest.py's `connected`."""
 
 import json
 from datetime import UTC, date, datetime, timedelta
@@ -8,7 +8,6 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 import responses
-from django.utils import timezone
 
 API = "https://api.zoom.us/v2"
 
@@ -20,18 +19,6 @@ def _fast(settings):
     settings.ZOOM_METRICS_FETCH_DELAY_SECONDS = 0
     settings.ZOOM_API_BASE_URL = API
     settings.ZOOM_RATE_LIMIT_OVERRIDES = {"Resource-intensive": {"per_second": 1000}}
-
-
-@pytest.fixture
-def connected(tenant):
-    from zoom_integration.models import ConnectionState, ZoomConnection
-
-    ZoomConnection.objects.create(
-        tenant=tenant, state=ConnectionState.CONNECTED, access_token="tok-1",
-        refresh_token="ref-1", access_token_expires_at=timezone.now() + timedelta(hours=1))
-    tenant.zoom_account_id = f"acct-{tenant.pk}"
-    tenant.save(update_fields=["zoom_account_id"])
-    return tenant
 
 
 def today() -> date:

@@ -101,19 +101,14 @@ def test_concurrent_processing_of_one_delivery_runs_the_handler_once(monkeypatch
 # --- the broker ---------------------------------------------------------------------------------
 
 @pytest.fixture
-def real_broker():
-    """Tasks go through the broker (not eager); the app's settings are restored afterwards."""
-    conf = celery_app.conf
-    saved = conf.broker_url, conf.task_always_eager
-    conf.task_always_eager = False
-    queueing.broker_publish_resume()
+def real_broker(through_broker):
+    """Tasks go through the broker (not eager), at the URL each test points it at; the app's
+    settings are restored afterwards (by `through_broker`)."""
 
     def point_at(url: str):
-        conf.broker_url = url
+        through_broker.broker_url = url
 
-    yield point_at
-    conf.broker_url, conf.task_always_eager = saved
-    queueing.broker_publish_resume()
+    return point_at
 
 
 def closed_port() -> int:

@@ -10,7 +10,6 @@ import time
 import pytest
 from django.conf import settings
 
-from nectar_portal.celery import app as celery_app
 from tenants.models import TenantDomain
 from tests.celery_worker import celery_worker
 from tests.factories import TenantFactory
@@ -27,19 +26,6 @@ from zoom_integration.webhooks.process import webhook_pending_sweep
 from zoom_sandbox.testing import running_sandbox
 
 pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
-
-
-
-@pytest.fixture
-def through_broker():
-    """The portal (and its live server thread) queues tasks on the real broker."""
-    conf = celery_app.conf
-    saved = conf.broker_url, conf.task_always_eager
-    conf.broker_url, conf.task_always_eager = settings.CELERY_BROKER_URL, False
-    queueing.broker_publish_resume()
-    yield conf
-    conf.broker_url, conf.task_always_eager = saved
-    queueing.broker_publish_resume()
 
 
 def webhooks_worker():

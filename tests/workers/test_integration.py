@@ -4,41 +4,17 @@ import json
 import signal
 import sys
 import time
-from datetime import timedelta
 from pathlib import Path
 
 import pytest
-import requests
-from django.utils import timezone
 
 from tests.celery_worker import celery_worker
+from tests.sandbox_helpers import sandbox_connect
 from zoom_sandbox.testing import running_sandbox
 
 pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
 
 ROOT = Path(__file__).resolve().parents[2]
-REDIRECT = "https://acme.portal.test/adminapi/zoom/oauth/authorize"
-
-
-def _connect(zoom, tenant, *, plan="business"):
-    """Authorizes over the sandbox's OAuth (as the portal would) and stores the tokens."""
-    from zoom_integration.models import ConnectionState, ZoomConnection
-
-    app = zoom.register_app(redirect_uri=REDIRECT)
-    code = zoom.authorization_code(app["client_id"], REDIRECT)
-    answer = requests.post(f"{zoom.base_url}/oauth/token", timeout=10,
-                           auth=(app["client_id"], app["client_secret"]),
-                           data={"grant_type": "authorization_code", "code": code,
-                                 "redirect_uri": REDIRECT}).json()
-    ZoomConnection.objects.create(
-        tenant=tenant, state=ConnectionState.CONNECTED, access_token=answer["access_token"],
-        refresh_token=answer["refresh_token"],
-        access_token_expires_at=timezone.now() + timedelta(seconds=answer["expires_in"]))
-    tenant.zoom_account_id = app["account_id"]
-    tenant.zoom_plan = plan
-    tenant.client_id, tenant.client_secret = app["client_id"], app["client_secret"]
-    tenant.save()
-    return app
 
 
 @pytest.fixture
@@ -59,16 +35,6 @@ def zoom_worker(zoom, *, name, queues="metrics,sync", overrides=None, visibility
                              "CELERY_VISIBILITY_TIMEOUT": str(visibility)})
 
 
-@pytest.fixture
-def broker(monkeypatch):
-    """This process enqueues to the real broker (test settings run tasks eagerly)."""
-    from nectar_portal.celery import app
-
-    monkeypatch.setitem(app.conf, "CELERY_TASK_ALWAYS_EAGER", False)
-    monkeypatch.setitem(app.conf, "task_always_eager", False)
-    return app
-
-
 def _wait(predicate, timeout, what):
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -82,7 +48,7 @@ def test_users_and_groups_synced_from_the_sandbox(zoom, tenant):
     from zoom_integration.directory import zoom_directory_sync
     from zoom_integration.models import ZoomGroup, ZoomGroupMembership, ZoomUser
 
-    app = _connect(zoom, tenant)
+    app, _token = sandbox_connect(zoom, tenant)
     account = zoom.sandbox.account_summary(zoom.sandbox.world.account(app["account_id"]))
     runs = zoom_directory_sync(tenant=tenant)
     assert [r.status for r in runs] == ["succeeded", "succeeded"]
@@ -106,11 +72,11 @@ def test_users_and_groups_synced_from_the_sandbox(zoom, tenant):
     assert victim.deleted_at is not None
 
 
-def test_an_ended_meeting_event_in_metrics_out(zoom, tenant, broker):
+def test_an_ended_meeting_event_in_metrics_out(zoom, tenant, through_broker):
     from zoom_integration.metrics import meeting_ended_record
     from zoom_integration.models import QosMinute, ZoomMeeting
 
-    app = _connect(zoom, tenant)
+    app, _token = sandbox_connect(zoom, tenant)
     ended = zoom.end_meeting(client_id=app["client_id"], participants=25, minutes=6)
     with zoom_worker(zoom, name="metrics1"):
         meeting_ended_record(tenant=tenant, kind="meeting", payload=ended["event"]["payload"])
@@ -124,11 +90,11 @@ def test_an_ended_meeting_event_in_metrics_out(zoom, tenant, broker):
     assert meeting.quality in ("good", "poor")
 
 
-def test_two_workers_share_the_rate_limit(zoom, tenant, broker):
+def test_two_workers_share_the_rate_limit(zoom, tenant, through_broker):
     from zoom_integration.metrics import meeting_ended_record
     from zoom_integration.models import ZoomMeeting
 
-    app = _connect(zoom, tenant)
+    app, _token = sandbox_connect(zoom, tenant)
     limit = 5
     zoom.configure(rate_limits={"Heavy": {"per_second": limit}})
     ended = [zoom.end_meeting(client_id=app["client_id"], participants=20, minutes=2)
@@ -149,11 +115,11 @@ def test_two_workers_share_the_rate_limit(zoom, tenant, broker):
     assert heavy["max_per_second"] <= limit
 
 
-def test_a_worker_killed_mid_task_and_the_task_completed_once(zoom, tenant, broker):
+def test_a_worker_killed_mid_task_and_the_task_completed_once(zoom, tenant, through_broker):
     from zoom_integration.metrics import meeting_ended_record
     from zoom_integration.models import QosMinute, ZoomMeeting, ZoomParticipant
 
-    app = _connect(zoom, tenant)
+    app, _token = sandbox_connect(zoom, tenant)
     ended = zoom.end_meeting(client_id=app["client_id"], participants=40, minutes=3)
     zoom.set_faults(delay=1.0, path_prefix="/v2/metrics")  # each Heavy call takes a second
     visibility = 4

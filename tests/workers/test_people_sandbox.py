@@ -3,20 +3,16 @@ waiting-room stints, two room systems through the Cloud Room Connector) is count
 per person, with a granular app (the default since 2024) and with a classic one."""
 
 import json
-from datetime import timedelta
 from io import StringIO
 
 import pytest
-import requests
 from django.core.management import call_command
-from django.utils import timezone
 
+from tests.sandbox_helpers import sandbox_connect
 from zoom_integration.quality import stream_summaries
 from zoom_sandbox.testing import running_sandbox
 
 pytestmark = [pytest.mark.integration, pytest.mark.django_db]
-
-REDIRECT = "https://acme.portal.test/adminapi/zoom/oauth/authorize"
 
 
 @pytest.fixture
@@ -27,33 +23,12 @@ def zoom(settings):
         yield sandbox
 
 
-def _connect(zoom, tenant, scope_kind):
-    """Authorizes over the sandbox's OAuth and stores the tokens, as the portal would."""
-    from zoom_integration.models import ConnectionState, ZoomConnection
-
-    app = zoom.register_app(redirect_uri=REDIRECT, scope_kind=scope_kind)
-    code = zoom.authorization_code(app["client_id"], REDIRECT)
-    answer = requests.post(f"{zoom.base_url}/oauth/token", timeout=10,
-                           auth=(app["client_id"], app["client_secret"]),
-                           data={"grant_type": "authorization_code", "code": code,
-                                 "redirect_uri": REDIRECT}).json()
-    ZoomConnection.objects.create(
-        tenant=tenant, state=ConnectionState.CONNECTED, access_token=answer["access_token"],
-        refresh_token=answer["refresh_token"], scopes=answer.get("scope", ""),
-        access_token_expires_at=timezone.now() + timedelta(seconds=answer["expires_in"]))
-    tenant.zoom_account_id = app["account_id"]
-    tenant.zoom_plan = "business"
-    tenant.client_id, tenant.client_secret = app["client_id"], app["client_secret"]
-    tenant.save()
-    return app, answer
-
-
 @pytest.mark.parametrize("scope_kind", ["granular", "classic"])
 def test_a_meeting_with_rejoins_waiting_room_and_room_systems(zoom, tenant, scope_kind):
     from zoom_integration.models import QosMinute, ZoomMeeting, ZoomParticipant
     from zoom_integration.qos_store import qos_samples_read
 
-    app, token = _connect(zoom, tenant, scope_kind)
+    app, token = sandbox_connect(zoom, tenant, scope_kind=scope_kind)
     assert ("dashboard:read:" in token["scope"]) == (scope_kind == "granular")
     ended = zoom.end_meeting(client_id=app["client_id"], participants=20, minutes=10,
                              send_event=False)

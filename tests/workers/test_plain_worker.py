@@ -30,17 +30,6 @@ def test_the_default_worker_queues_are_every_routed_queue():
     assert routed | {"default"} <= declared
 
 
-@pytest.fixture
-def through_broker():
-    conf = celery_app.conf
-    saved = conf.broker_url, conf.task_always_eager
-    conf.broker_url, conf.task_always_eager = settings.CELERY_BROKER_URL, False
-    queueing.broker_publish_resume()
-    yield conf
-    conf.broker_url, conf.task_always_eager = saved
-    queueing.broker_publish_resume()
-
-
 def test_worker_started_as_the_readme_says_processes_a_webhook_delivery(through_broker):
     readme = (settings.BASE_DIR / "README.md").read_text()
     command = "celery -A nectar_portal worker"
