@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run manage test lint bench mutate clean-venv
+.PHONY: run manage test lint bench mutate mutate-report clean-venv
 
 $(STAMP): pyproject.toml requirements.lock
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -40,7 +40,11 @@ MUTANTS ?=
 mutate: $(STAMP)
 	$(BIN)/python scripts/check_services.py
 	$(BIN)/mutmut run --max-children $(MUTATE_CHILDREN) $(MUTANTS)
-	$(BIN)/mutmut results
+	$(BIN)/python scripts/mutation_report.py
+
+## mutate-report: the last run's totals, and any survivor not on docs/mutants-equivalent.toml
+mutate-report: $(STAMP)
+	$(BIN)/python scripts/mutation_report.py
 
 clean-venv:
 	rm -rf $(VENV)

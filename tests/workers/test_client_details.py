@@ -147,6 +147,18 @@ def test_a_daily_type_header_is_daily_whatever_the_message(connected):
     assert err.value.code == 429
 
 
+
+def test_a_429_with_no_message_and_no_reason_phrase_still_says_what_it_is(connected):
+    # An empty body and a bare status line ("HTTP/1.1 429"): nothing from Zoom to show staff.
+    import requests
+
+    bare = requests.Response()
+    bare.status_code, bare.reason = 429, ""
+    bare.headers["Retry-After"] = "2"
+    with ZoomClient(connected) as client:
+        error = client._rate_limited(bare, None, "", "Light")
+    assert (str(error), error.daily, error.retry_after_seconds) == ("Zoom rate limit", False, 2)
+
 @responses.activate
 def test_a_qps_type_header_is_per_second_even_if_the_message_says_daily(
         connected, settings, no_spacing):
