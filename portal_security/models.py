@@ -13,8 +13,9 @@ class TenantAccess(models.Model):
                              related_name="tenant_accesses")
     tenant = models.ForeignKey("tenants.Tenant", on_delete=models.CASCADE,
                                related_name="staff_accesses")
+    # Named for the admin's filter heading and column ("By change access").
     can_change = models.BooleanField(
-        default=False,
+        "change access", default=False,
         help_text="Off: the user may only view this tenant and its Zoom data. On: the user may "
                   "also change and delete them (within their model permissions).")
     granted_at = models.DateTimeField(auto_now_add=True)

@@ -29,8 +29,10 @@ class Tenant(models.Model):
     slug = models.SlugField(max_length=64, unique=True,
                             help_text="Short identifier used by commands, e.g. 'acme'.")
     name = models.CharField(max_length=200)
+    # Named for the admin's filter heading and column ("By active", not "By is active").
     is_active = models.BooleanField(
-        default=True, help_text="Inactive tenants get no scheduled syncs and no metrics fetches.")
+        "active", default=True,
+        help_text="Inactive tenants get no scheduled syncs and no metrics fetches.")
     notes = models.TextField(blank=True)
 
     # The customer's private, account-level Zoom OAuth app (App Marketplace > Manage).

@@ -12,6 +12,10 @@ creates the coming months ahead (a daily task); a default partition takes anythi
 `qos_retention` drops whole months older than the retention, deletes the remainder, and marks
 each meeting `qos_expired_at`; the per-participant results on `ZoomParticipant` stay.
 
+Reads: a meeting's (or some participants') samples decoded back into the parser's shape
+(`qos_samples_read`), and the meeting page's per-minute spread across people computed by
+PostgreSQL from the columns without decoding a row (`qos_minute_spread`).
+
 Meetings stored before the compact table existed keep their rows in the former `QosSample`
 table until `manage.py qos_migrate_samples` moves them; reads fall back to it meanwhile.
 """
@@ -30,7 +34,7 @@ from django.db.models import OuterRef, Q
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
-from .models import QosMinute, QosSample, ZoomMeeting
+from .models import QosMinute, QosSample, ZoomMeeting, ZoomParticipant
 from .models.qos import CPU_COLUMNS, FPS, PICTURE_STREAMS, STREAM_METRICS, WIFI_COLUMNS
 from .selectors.subqueries import count_subquery
 from .zoom import STREAMS
@@ -295,6 +299,75 @@ def _legacy_read(*, meeting_id, participant_ids) -> list[QosRow]:
         qs = qs.filter(participant_id__in=list(participant_ids))
     return [QosRow(*values) for values in qs.order_by("participant_id", "sampled_at", "id")
             .values_list("participant_id", "sampled_at", "metrics", "cpu", "wifi", "unparsed")]
+
+
+@dataclass(frozen=True)
+class MinuteSpread:
+    """One minute of a meeting across its people: per metric name, (median, worst)."""
+
+    minute: dt.datetime
+    values: dict[str, tuple[float, float]]
+
+
+_STREAM_COLUMN = {key: (suffix, scale) for key, suffix, scale in STREAM_METRICS}
+
+
+def qos_minute_spread(*, meeting_id: int,
+                      metrics: dict[str, tuple[str, ...]]) -> list[MinuteSpread] | None:
+    """Per minute, across the meeting's people, the median and the worst (highest) value of
+    each metric, computed by PostgreSQL from the columns (one query, no row decoded here).
+
+    `metrics` maps a name to the stream keys that give its value, tried in order, the first
+    being the column's key (e.g. "latency": ("latency_ms", "latency")). A person counts once a
+    minute, at their worst stream and worst sample (all their join sessions; sessions of no
+    person are left out): what `meeting_summary_series` computes from decoded rows.
+
+    Returns None when the columns cannot tell the whole story and the caller must decode the
+    rows instead: not PostgreSQL, no compact rows (the meeting is still in the former table,
+    or has no samples), or a row keeps a number for one of the keys in `extra` (a value that
+    did not fit its column, or a key the parser names differently).
+    """
+    if connection.vendor != "postgresql" or not metrics:
+        return None
+    quote = connection.ops.quote_name
+    keys = sorted({key for wanted in metrics.values() for key in wanted})
+    # The per-person value of each metric: its worst stream (GREATEST ignores NULLs).
+    person_values, spreads, names = [], [], []
+    for index, (name, wanted) in enumerate(metrics.items()):
+        suffix, scale = _STREAM_COLUMN[wanted[0]]
+        columns = ", ".join(quote(f"{stream}_{suffix}") for stream in STREAMS)
+        person_values.append(f"max(GREATEST({columns}))::float8 / {scale} AS v{index}")
+        spreads.append(f"percentile_cont(0.5) WITHIN GROUP (ORDER BY v{index}), max(v{index})")
+        names.append(name)
+    # A row whose `extra` holds a non-null value under one of the keys, in a stream block:
+    # that number is not in the columns (a null one means "no number" either way).
+    in_extra = " OR ".join(
+        f"coalesce(jsonb_strip_nulls(q.extra #> '{{metrics,{stream}}}') ?| %s, false)"
+        for stream in STREAMS)
+    # Table and column names are this module's constants, never input.
+    sql = (
+        f"WITH person_minute AS (SELECT date_trunc('minute', q.sampled_at) AS minute, "  # noqa: S608
+        f"{', '.join(person_values)}, "
+        f"bool_or(q.extra IS NOT NULL AND ({in_extra})) AS in_extra "
+        f"FROM {quote(TABLE)} q JOIN {quote(ZoomParticipant._meta.db_table)} p "
+        "ON p.id = q.participant_id "
+        "WHERE q.meeting_id = %s AND p.person_id IS NOT NULL GROUP BY 1, p.person_id) "
+        f"SELECT minute, bool_or(in_extra), {', '.join(spreads)} "
+        "FROM person_minute GROUP BY minute ORDER BY minute")
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [*([keys] * len(STREAMS)), meeting_id])
+        rows = cursor.fetchall()
+    if not rows or any(row[1] for row in rows):
+        return None
+    spread = []
+    for row in rows:
+        values = {}
+        for index, name in enumerate(names):
+            median, worst = row[2 + 2 * index], row[3 + 2 * index]
+            if worst is not None:
+                values[name] = (float(median), float(worst))
+        spread.append(MinuteSpread(row[0], values))
+    return spread
 
 
 def qos_sample_count_subquery(*, meeting_id: int):

@@ -101,6 +101,74 @@ def hms(seconds: int) -> str:
     return f"{hours}:{minutes:02d}:{secs:02d}" if hours else f"{minutes:02d}:{secs:02d}"
 
 
+def qos_sample_draw(r: random.Random, date_time: str, *, poor: bool, camera: bool,
+                    sharing: bool, role: str = "") -> dict:
+    """One ``user_qos`` entry at ``date_time``, every value drawn from ``r`` in a fixed order.
+
+    The sandbox seeds ``r`` per participant-minute (so any page is reproducible on its own);
+    the QoS storage benchmark draws a whole meeting from one generator. ``role`` is the row's
+    (``room``: only the connector's blocks; ``member_rwg``: extra, undocumented blocks).
+    """
+
+    def stream(video: bool, present: bool = True) -> dict:
+        # Metric values are strings with units; "-" when Zoom has no measurement.
+        if not present:
+            return {}
+        if r.random() < 0.03:
+            keys = ["bitrate", "latency", "jitter", "avg_loss", "max_loss"]
+            return {k: "-" for k in keys + (["resolution", "frame_rate"] if video else [])}
+        latency = r.randint(150, 600) if poor else r.randint(15, 90)
+        loss = r.uniform(2.5, 12) if poor else r.uniform(0, 0.8)
+        block = {
+            "bitrate": f"{r.randint(300, 1800)} kbps" if video
+            else f"{r.uniform(20, 60):.1f} kbps",
+            "latency": f"{latency} ms",
+            "jitter": f"{r.randint(20, 80) if poor else r.randint(0, 12)} ms",
+            "avg_loss": f"{loss:.1f}%",
+            "max_loss": f"{loss * r.uniform(1.2, 4):.1f}%",
+        }
+        if video:
+            block["resolution"] = r.choice(["1280*720", "640*360", "1920*1080"])
+            block["frame_rate"] = f"{r.randint(8, 15) if poor else r.randint(20, 30)} fps"
+        return block
+
+    cpu = r.randint(3, 30)
+    if role == "room":
+        # A room system through the Cloud Room Connector: its media is measured at the
+        # connector, so only the *_device_{from,to}_crc blocks hold data ("from" is what the
+        # device sent, "to" what it received).
+        return {
+            "date_time": date_time,
+            "audio_input": {}, "audio_output": {}, "video_input": {}, "video_output": {},
+            "as_input": {}, "as_output": {},
+            "audio_device_from_crc": stream(False), "audio_device_to_crc": stream(False),
+            "video_device_from_crc": stream(True), "video_device_to_crc": stream(True),
+            "as_device_from_crc": stream(True, sharing),
+            "as_device_to_crc": stream(True, sharing),
+        }
+    sample = {
+        "date_time": date_time,
+        "audio_input": stream(False), "audio_output": stream(False),
+        "video_input": stream(True, camera), "video_output": stream(True),
+        "as_input": stream(True, sharing), "as_output": stream(True, sharing),
+        "cpu_usage": {"zoom_min_cpu_usage": f"{max(1, cpu - 5)}%",
+                      "zoom_avg_cpu_usage": f"{cpu}%",
+                      "zoom_max_cpu_usage": f"{cpu + r.randint(2, 20)}%",
+                      "system_max_cpu_usage": f"{cpu + r.randint(20, 60)}%"},
+        "wifi_rssi": {"max_rssi": -40, "avg_rssi": -40 - r.randint(5, 30),
+                      "min_rssi": -75, "rssi_unit": "dBm"},
+    }
+    if role == "member_rwg":
+        # What the *_rwg blocks measure is not documented; Zoom's schema has them, and new
+        # fields such as video_connection_type (2025) arrive without notice.
+        sample.update(
+            audio_device_from_rwg=stream(False), audio_device_to_rwg=stream(False),
+            video_device_from_rwg=stream(True, camera), video_device_to_rwg=stream(True),
+            video_connection_type="UDP", as_connection_type="UDP",
+            cpu_pressure={"level": "nominal"})
+    return sample
+
+
 @dataclass
 class Meeting:
     """One ended meeting or webinar instance (the `uuid`), its data generated on demand."""
@@ -710,65 +778,9 @@ class World:
 
     def _qos_sample(self, meeting: Meeting, p: int, minute: int, poor: bool, camera: bool,
                     sharing: bool, role: str = "") -> dict:
-        r = rng(meeting.seed, "qos", p, minute)
-
-        def stream(video: bool, present: bool = True) -> dict:
-            # Metric values are strings with units; "-" when Zoom has no measurement.
-            if not present:
-                return {}
-            if r.random() < 0.03:
-                keys = ["bitrate", "latency", "jitter", "avg_loss", "max_loss"]
-                return {k: "-" for k in keys + (["resolution", "frame_rate"] if video else [])}
-            latency = r.randint(150, 600) if poor else r.randint(15, 90)
-            loss = r.uniform(2.5, 12) if poor else r.uniform(0, 0.8)
-            block = {
-                "bitrate": f"{r.randint(300, 1800)} kbps" if video
-                else f"{r.uniform(20, 60):.1f} kbps",
-                "latency": f"{latency} ms",
-                "jitter": f"{r.randint(20, 80) if poor else r.randint(0, 12)} ms",
-                "avg_loss": f"{loss:.1f}%",
-                "max_loss": f"{loss * r.uniform(1.2, 4):.1f}%",
-            }
-            if video:
-                block["resolution"] = r.choice(["1280*720", "640*360", "1920*1080"])
-                block["frame_rate"] = f"{r.randint(8, 15) if poor else r.randint(20, 30)} fps"
-            return block
-
-        cpu = r.randint(3, 30)
-        if role == "room":
-            # A room system through the Cloud Room Connector: its media is measured at the
-            # connector, so only the *_device_{from,to}_crc blocks hold data ("from" is what the
-            # device sent, "to" what it received).
-            return {
-                "date_time": iso(meeting.start + minute * 60),
-                "audio_input": {}, "audio_output": {}, "video_input": {}, "video_output": {},
-                "as_input": {}, "as_output": {},
-                "audio_device_from_crc": stream(False), "audio_device_to_crc": stream(False),
-                "video_device_from_crc": stream(True), "video_device_to_crc": stream(True),
-                "as_device_from_crc": stream(True, sharing),
-                "as_device_to_crc": stream(True, sharing),
-            }
-        sample = {
-            "date_time": iso(meeting.start + minute * 60),
-            "audio_input": stream(False), "audio_output": stream(False),
-            "video_input": stream(True, camera), "video_output": stream(True),
-            "as_input": stream(True, sharing), "as_output": stream(True, sharing),
-            "cpu_usage": {"zoom_min_cpu_usage": f"{max(1, cpu - 5)}%",
-                          "zoom_avg_cpu_usage": f"{cpu}%",
-                          "zoom_max_cpu_usage": f"{cpu + r.randint(2, 20)}%",
-                          "system_max_cpu_usage": f"{cpu + r.randint(20, 60)}%"},
-            "wifi_rssi": {"max_rssi": -40, "avg_rssi": -40 - r.randint(5, 30),
-                          "min_rssi": -75, "rssi_unit": "dBm"},
-        }
-        if role == "member_rwg":
-            # What the *_rwg blocks measure is not documented; Zoom's schema has them, and new
-            # fields such as video_connection_type (2025) arrive without notice.
-            sample.update(
-                audio_device_from_rwg=stream(False), audio_device_to_rwg=stream(False),
-                video_device_from_rwg=stream(True, camera), video_device_to_rwg=stream(True),
-                video_connection_type="UDP", as_connection_type="UDP",
-                cpu_pressure={"level": "nominal"})
-        return sample
+        return qos_sample_draw(rng(meeting.seed, "qos", p, minute),
+                               iso(meeting.start + minute * 60), poor=poor, camera=camera,
+                               sharing=sharing, role=role)
 
     # -- the account overview (Dashboard home) ------------------------------------------------
 

@@ -66,6 +66,15 @@ def look(page, name: str, *, viewport: dict, staff: bool = True) -> None:
     assert page.errors == [], page.errors
 
 
+# Every stream and metric of a person's stored summaries, for the person page's table.
+SUMMARIES = {stream: {"samples": 30, **{metric: {"min": 12.345, "avg": 1234.5, "max": 65432.1}
+                                        for metric in ("latency_ms", "jitter_ms", "avg_loss_pct",
+                                                       "max_loss_pct", "bitrate_kbps",
+                                                       "frame_rate_fps")}}
+             for stream in ("audio_input", "audio_output", "video_input", "video_output",
+                            "as_input", "as_output")}
+
+
 @pytest.fixture
 def busy_tenant(superuser):
     """A connected customer with a long name, a failed delivery, API usage, users and a
@@ -96,7 +105,8 @@ def busy_tenant(superuser):
             email=f"participant.number.{n}@globex-international.example",
             location="Frankfurt am Main (DE)", data_center="Germany (DE)",
             person__quality="poor" if n < 2 else "good",
-            person__quality_reason="audio input jitter 80 ms > 30 ms" if n < 2 else "")
+            person__quality_reason="audio input jitter 80 ms > 30 ms" if n < 2 else "",
+            person__stream_summaries=SUMMARIES)
         add_samples(participant, minutes=30, jitter=80.0 if n < 2 else 3.0)
     for n in range(3):
         MeetingFactory(tenant=tenant, topic=f"Weekly stand-up {n}", quality="good",
@@ -115,6 +125,8 @@ def test_staff_pages_fit_a_laptop_and_say_nectar_portal(page, busy_tenant):
         ("checklist", f"/admin/zoom_integration/tenanthealth/{tenant.pk}/checklist/"),
         ("meetings", "/admin/zoom_integration/zoommeeting/"),
         ("meeting", f"/admin/zoom_integration/zoommeeting/{meeting.pk}/change/"),
+        ("meeting-person", f"/admin/zoom_integration/zoommeeting/{meeting.pk}/person/"
+                           f"?person={meeting.people.order_by('position').first().pk}"),
         ("users", "/admin/zoom_integration/zoomuser/"),
         ("deliveries", "/admin/zoom_integration/zoomwebhookdelivery/"),
         ("refused", "/admin/zoom_integration/webhookrejection/"),

@@ -1,11 +1,14 @@
 """Meeting quality in the admin: the list of meetings and webinars, CSV export, the meeting page.
 
 Read-only for everyone: `view_zoommeeting` lets staff see the list, export what the filters
-show, and open a meeting's page (people, each with their join sessions' times, device, network
-and location, waiting-room stints marked, the person's classification and reason, plus
-server-side SVG charts of latency, jitter and loss per stream and person). Counts are of
-people, not join sessions. Counts and
-shares and charts come from `zoom_integration.selectors.meetings` (subqueries, no N+1).
+show, and open a meeting's page: the meeting-level SVG charts of latency, jitter and loss
+(median and worst person each minute, over everyone), and its people, poor calls first (lowest
+MOS first), 50 a page (`?page=`), each with their join sessions' times, device, network and
+location, waiting-room stints marked, their classification and reason; the worst few of the
+page are charted inline. Each person has their own page (`<id>/person/?person=`): sessions,
+stored per-stream summaries and the per-minute charts of every stream. Counts are of people,
+not join sessions. Counts, shares and charts come from `zoom_integration.selectors.meetings`
+(subqueries, no N+1): a page costs the same number of queries for 5 people or 5,000.
 
 "Fetch quality data again" (a list action, and a button on the meeting page) resets a fetch
 and queues it (`metrics.metrics_fetch_again`): for staff with `change_zoommeeting` and a
@@ -36,7 +39,10 @@ from ..models import ZoomGroup, ZoomMeeting, ZoomUser
 from ..models.metrics import MeetingKind
 from ..selectors.meetings import (
     MAX_PARTICIPANT_CHARTS,
+    PEOPLE_PER_PAGE,
+    SUMMARY_COLUMNS,
     meeting_page,
+    meeting_person_page,
     meetings_filter,
     meetings_with_quality,
 )
@@ -191,6 +197,10 @@ class ZoomMeetingAdmin(ZoomLabelsColumnMixin, ReadOnlyTenantDataAdmin):
                 path("<path:object_id>/fetch-again/",
                      self.admin_site.admin_view(self.fetch_again_view),
                      name=f"{name}_fetch_again"),
+                # One person of the meeting (?person=<id>): the meeting's id alone in the path,
+                # so the URL reverses like the admin's own per-object pages.
+                path("<path:object_id>/person/",
+                     self.admin_site.admin_view(self.person_view), name=f"{name}_person"),
                 *super().get_urls()]
 
     # --- Columns ---------------------------------------------------------------------------
@@ -296,33 +306,86 @@ class ZoomMeetingAdmin(ZoomLabelsColumnMixin, ReadOnlyTenantDataAdmin):
 
     # --- The meeting page ------------------------------------------------------------------
 
-    def change_view(self, request, object_id, form_url="", extra_context=None):
+    def _viewable_meeting(self, request, object_id):
+        """The meeting if this user may see it (tenant-scoped by `get_queryset`), else None;
+        PermissionDenied without the view permission."""
         meeting = self.get_object(request, unquote(object_id))
+        if meeting is not None and not self.has_view_permission(request, meeting):
+            raise PermissionDenied
+        return meeting
+
+    def _page_context(self, request, meeting) -> dict:
+        changelist_url = reverse("admin:zoom_integration_zoommeeting_changelist")
+        return {
+            **self.admin_site.each_context(request),
+            "opts": self.model._meta,
+            "meeting": meeting,
+            "changelist_url": changelist_url,
+            "tenant_meetings_url": f"{changelist_url}?{TENANT_PARAM}={meeting.tenant_id}",
+            "meeting_url": reverse("admin:zoom_integration_zoommeeting_change",
+                                   args=[meeting.pk]),
+            "person_url": reverse("admin:zoom_integration_zoommeeting_person",
+                                  args=[meeting.pk]),
+            "media": self.media,
+        }
+
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        meeting = self._viewable_meeting(request, object_id)
         if meeting is None:
             return self._get_obj_does_not_exist_redirect(request, self.model._meta, object_id)
-        if not self.has_view_permission(request, meeting):
-            raise PermissionDenied
-        page = meeting_page(meeting=meeting)
+        page = meeting_page(meeting=meeting, page_number=request.GET.get("page") or 1)
         # Rows stored before errors were written for staff start with a class name: reword
         # them for this page (in memory only).
         meeting.last_error = staff_text(meeting.last_error)
         context = {
-            **self.admin_site.each_context(request),
-            "opts": self.model._meta,
+            **self._page_context(request, meeting),
             "title": meeting.topic or meeting.uuid,
-            "meeting": meeting,
             "rows": page.rows,
+            "page": page.page,
+            "page_range": page.page.paginator.get_elided_page_range(page.page.number),
             "unmatched_waiting": page.unmatched_waiting,
             "meeting_charts": page.meeting_charts,
+            "charted": page.charted,
             "max_participant_charts": MAX_PARTICIPANT_CHARTS,
-            "changelist_url": reverse("admin:zoom_integration_zoommeeting_changelist"),
-            "tenant_meetings_url": reverse("admin:zoom_integration_zoommeeting_changelist")
-            + f"?{TENANT_PARAM}={meeting.tenant_id}",
-            "media": self.media,
+            "people_per_page": PEOPLE_PER_PAGE,
             "fetch_again_url": (
                 reverse("admin:zoom_integration_zoommeeting_fetch_again", args=[meeting.pk])
                 if self._may_fetch(request, meeting) else None),
             **(extra_context or {}),
         }
         return TemplateResponse(request, "admin/zoom_integration/zoommeeting/detail.html",
+                                context)
+
+    def person_view(self, request, object_id):
+        """One person of the meeting: sessions, per-stream summaries, every per-minute chart."""
+        if request.method != "GET":
+            return HttpResponseNotAllowed(["GET"])
+        meeting = self._viewable_meeting(request, object_id)
+        if meeting is None:
+            return self._get_obj_does_not_exist_redirect(request, self.model._meta, object_id)
+        try:
+            person_id = int(request.GET.get("person", ""))
+        except ValueError:
+            raise Http404("No such person in this meeting.") from None
+        page = meeting_person_page(meeting=meeting, person_id=person_id)
+        if page is None:
+            raise Http404("No such person in this meeting.")
+        person = page.person
+        context = self._page_context(request, meeting)
+        # Back to the page of people this one was opened from.
+        from_page = request.GET.get("page", "")
+        back_url = context["meeting_url"] + (f"?page={int(from_page)}" if from_page.isdigit()
+                                             else "")
+        context = {
+            **context,
+            "back_url": f"{back_url}#participant-{person.position}",
+            "title": f"{person.display_name or '(guest)'}: {meeting.topic or meeting.uuid}",
+            "person": person,
+            "sessions": page.sessions,
+            "charts": page.charts,
+            "samples": page.samples,
+            "summaries": page.summaries,
+            "summary_headings": [heading for _key, heading in SUMMARY_COLUMNS],
+        }
+        return TemplateResponse(request, "admin/zoom_integration/zoommeeting/person.html",
                                 context)

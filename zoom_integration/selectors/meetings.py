@@ -1,8 +1,12 @@
 """Meeting quality for staff: lists with quality annotations, filters, people with their join
 sessions, QoS series per person and stream over time, the meeting-level summary across people
-(median and worst each minute), and the meeting page's charts (drawn by `charts.py`). Counts
-are of people (join sessions of one person grouped, waiting-room stints left out), as stored
-by `metrics.py`."""
+(median and worst each minute), and what the meeting page and a person's page show (charts
+drawn by `charts.py`). Counts are of people (join sessions of one person grouped, waiting-room
+stints left out), as stored by `metrics.py`.
+
+The meeting page's cost does not grow with the meeting: one page of people, the summary
+aggregated by PostgreSQL (`qos_store.qos_minute_spread`), and the samples of only the few
+people it charts inline; everyone else's samples are read on their own page."""
 
 from __future__ import annotations
 
@@ -11,6 +15,7 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from statistics import median
 
+from django.core.paginator import Page, Paginator
 from django.db.models import (
     Case,
     Exists,
@@ -37,7 +42,7 @@ from ..models import (
     ZoomUser,
 )
 from ..models.metrics import Quality
-from ..qos_store import qos_samples_read
+from ..qos_store import qos_minute_spread, qos_samples_read
 from ..zoom import STREAM_LABELS, STREAMS
 from .subqueries import count_subquery
 
@@ -163,19 +168,24 @@ class PersonSeries:
     samples: int = 0
 
 
-def meeting_qos_series(*, meeting: ZoomMeeting,
-                       person_ids: list[int] | None = None) -> dict[int, PersonSeries]:
+def meeting_qos_series(*, meeting: ZoomMeeting, person_ids: list[int] | None = None,
+                       person_of: dict[int, int] | None = None) -> dict[int, PersonSeries]:
     """Per person (all their join sessions), latency/jitter/loss over time per stream, from
     the stored samples.
 
-    Two queries for the whole meeting. Streams without a single number are dropped, so charts
-    show only what Zoom measured; a missing value inside a series stays None (a gap). Samples
-    of a session that belongs to no person (a waiting-room stint) are left out.
+    Two queries for the whole meeting, or for the people of `person_ids`; one when the caller
+    already holds their sessions (`person_of`: session id -> person id). Streams without a
+    single number are dropped, so charts show only what Zoom measured; a missing value inside
+    a series stays None (a gap). Samples of a session that belongs to no person (a
+    waiting-room stint) are left out.
     """
-    sessions = ZoomParticipant.objects.filter(meeting=meeting, person__isnull=False)
-    if person_ids is not None:
-        sessions = sessions.filter(person_id__in=person_ids)
-    person_of = dict(sessions.values_list("pk", "person_id"))
+    if person_of is None:
+        sessions = ZoomParticipant.objects.filter(meeting=meeting, person__isnull=False)
+        if person_ids is not None:
+            sessions = sessions.filter(person_id__in=person_ids)
+        person_of = dict(sessions.values_list("pk", "person_id"))
+    if not person_of:
+        return {}
     wanted = {key for _label, _unit, keys in CHART_METRICS.values() for key in keys}
     raw: dict[int, list[tuple[dt.datetime, dict]]] = defaultdict(list)
     for row in qos_samples_read(meeting_id=meeting.pk, participant_ids=list(person_of),
@@ -244,28 +254,38 @@ CHART_THRESHOLDS = {
 }
 # Legend names of the meeting-level summary lines.
 SUMMARY_LABELS = {"median": "median across people", "worst": "worst person"}
-# Charts drawn per person on one page; the meeting-level charts always cover everyone.
-MAX_PARTICIPANT_CHARTS = 60
+# People listed on one page of the meeting page, poor ones first. A page's work (rows, sessions,
+# the charts drawn inline) is bounded by this, not by the meeting's size.
+PEOPLE_PER_PAGE = 50
+# Poor people of the shown page whose charts are drawn inline; everyone's charts are on their
+# own page (`meeting_person_page`), linked from their row. The meeting-level charts always
+# cover everyone.
+MAX_PARTICIPANT_CHARTS = 10
 
 
-@dataclass
-class MeetingPage:
-    """What the meeting page shows: meeting-level charts; per person a row with their sessions
-    and charts (`charts_skipped` past MAX_PARTICIPANT_CHARTS); waiting-room stints of no one
-    who joined."""
+def meeting_summary(*, meeting: ZoomMeeting) -> Summary:
+    """The meeting-level series (median and worst person per minute and metric).
 
-    meeting_charts: list
-    rows: list[dict]
-    unmatched_waiting: list
+    Computed by PostgreSQL from the compact columns when they hold every number
+    (`qos_store.qos_minute_spread`, one query whatever the meeting's size); otherwise (rows
+    still in the former table, or a number kept in `extra`) from the decoded samples, which
+    gives the same result at the cost of reading every row.
+    """
+    spread = qos_minute_spread(meeting_id=meeting.pk, metrics={
+        metric: keys for metric, (_label, _unit, keys) in CHART_METRICS.items()})
+    if spread is None:
+        return meeting_summary_series(meeting_qos_series(meeting=meeting))
+    summary: Summary = {}
+    for metric in CHART_METRICS:
+        minutes = [(m.minute, m.values[metric]) for m in spread if metric in m.values]
+        if minutes:
+            summary[metric] = {"median": [(t, median_) for t, (median_, _w) in minutes],
+                               "worst": [(t, worst) for t, (_m, worst) in minutes]}
+    return summary
 
 
-def meeting_page(*, meeting: ZoomMeeting) -> MeetingPage:
-    """People with their sessions, QoS series and SVG charts of one meeting (four queries)."""
-    people = list(meeting_people(meeting=meeting))
-    # Past the retention only the per-person results are left: nothing to chart.
-    series = {} if meeting.qos_expired_at else meeting_qos_series(meeting=meeting)
-    summary = meeting_summary_series(series)
-    meeting_charts = [
+def _meeting_charts(meeting: ZoomMeeting, summary: Summary) -> list:
+    return [
         line_chart_svg(
             chart_id=f"meeting-{meeting.pk}-{metric}",
             title=f"{label}: across people, per minute",
@@ -276,27 +296,137 @@ def meeting_page(*, meeting: ZoomMeeting) -> MeetingPage:
             description=f"{label} of this meeting each minute: the median across people and "
                         "the worst person, each person taken at their worst stream.")
         for metric, (label, unit, _keys) in CHART_METRICS.items() if metric in summary]
-    # Poor people first, so their charts are inside the drawn set.
-    charted = sorted(people, key=lambda p: (p.quality != Quality.POOR, p.position))
-    charted_ids = {p.pk for p in charted[:MAX_PARTICIPANT_CHARTS]}
+
+
+def person_charts(person: ZoomMeetingPerson, ps: PersonSeries | None, *,
+                  height: int = 220) -> list:
+    """One chart per metric Zoom measured for this person, a line per stream."""
+    if ps is None:
+        return []
+    name = person.display_name or f"participant {person.position + 1}"
+    charts = []
+    for metric, (label, unit, _keys) in CHART_METRICS.items():
+        if metric not in ps.series:
+            continue
+        charts.append(line_chart_svg(
+            chart_id=f"participant-{person.pk}-{metric}",
+            title=f"{label}: {name}",
+            series=[ChartSeries(STREAM_LABELS[s], pts) for s, pts in ps.series[metric].items()],
+            y_label=label.split(" (")[0], unit=unit,
+            thresholds=[CHART_THRESHOLDS[metric]], height=height))
+    return charts
+
+
+def meeting_people_ranked(*, meeting: ZoomMeeting) -> QuerySet[ZoomMeetingPerson]:
+    """The meeting's people for the meeting page: poor ones first, lowest MOS first (so the
+    worst calls are on the first page), then everyone else in join order; each with their
+    `sessions` prefetched."""
+    poor_mos = Case(When(quality=Quality.POOR, then=F("mos")), default=Value(None),
+                    output_field=FloatField())
+    poor_first = Case(When(quality=Quality.POOR, then=Value(0)), default=Value(1))
+    return meeting_people(meeting=meeting).order_by(
+        poor_first, poor_mos.asc(nulls_last=True), "position")
+
+
+class _Paginator(Paginator):
+    """A paginator told its count when the caller has it already (the meeting's annotated
+    number of people), saving the COUNT query."""
+
+    def __init__(self, object_list, per_page, *, count: int | None = None):
+        super().__init__(object_list, per_page)
+        if count is not None:
+            self.__dict__["count"] = count  # `count` is a cached_property
+
+
+@dataclass
+class MeetingPage:
+    """What the meeting page shows: meeting-level charts (everyone); one page of people, each
+    a row with their sessions, and charts for the first poor ones of the page (`charted`);
+    waiting-room stints of no one who joined."""
+
+    meeting_charts: list
+    rows: list[dict]
+    unmatched_waiting: list
+    page: Page
+    charted: int = 0
+
+
+def meeting_page(*, meeting: ZoomMeeting, page_number=1) -> MeetingPage:
+    """One page of a meeting's people with their sessions, and the SVG charts.
+
+    A bounded number of queries whatever the meeting's size: the people of the page and their
+    sessions, the count, the waiting-room stints, the meeting-level series (aggregated by
+    PostgreSQL), and the samples of the few people charted inline.
+    """
+    paginator = _Paginator(meeting_people_ranked(meeting=meeting), PEOPLE_PER_PAGE,
+                           count=getattr(meeting, "q_participants", None))
+    page = paginator.get_page(page_number)
+    people = list(page.object_list)
+    # Past the retention only the per-person results are left: nothing to chart.
+    expired = bool(meeting.qos_expired_at)
+    summary = {} if expired else meeting_summary(meeting=meeting)
+    charted = [p for p in people if p.quality == Quality.POOR][:MAX_PARTICIPANT_CHARTS]
+    series = {} if expired else meeting_qos_series(meeting=meeting, person_of={
+        s.pk: p.pk for p in charted for s in p.sessions.all()})
     rows = []
     for person in people:
         ps = series.get(person.pk)
-        name = person.display_name or f"participant {person.position + 1}"
-        charts = []
-        if ps and person.pk in charted_ids:
-            for metric, (label, unit, _keys) in CHART_METRICS.items():
-                if metric not in ps.series:
-                    continue
-                charts.append(line_chart_svg(
-                    chart_id=f"participant-{person.pk}-{metric}",
-                    title=f"{label}: {name}",
-                    series=[ChartSeries(STREAM_LABELS[s], pts)
-                            for s, pts in ps.series[metric].items()],
-                    y_label=label.split(" (")[0], unit=unit,
-                    thresholds=[CHART_THRESHOLDS[metric]], height=220))
         rows.append({"person": person, "sessions": list(person.sessions.all()),
-                     "charts": charts, "samples": ps.samples if ps else 0,
-                     "charts_skipped": bool(ps) and person.pk not in charted_ids})
-    return MeetingPage(meeting_charts=meeting_charts, rows=rows,
-                       unmatched_waiting=list(meeting_unmatched_waiting(meeting=meeting)))
+                     "charts": person_charts(person, ps), "samples": ps.samples if ps else 0})
+    return MeetingPage(meeting_charts=_meeting_charts(meeting, summary), rows=rows,
+                       unmatched_waiting=list(meeting_unmatched_waiting(meeting=meeting)),
+                       page=page, charted=len(series))
+
+
+@dataclass
+class PersonPage:
+    """One person of a meeting: their sessions, per-stream summaries and per-minute charts."""
+
+    person: ZoomMeetingPerson
+    sessions: list
+    charts: list
+    samples: int
+    summaries: list[dict]
+
+
+# Columns of the per-stream summary table: (metric key in the stored summaries, heading).
+SUMMARY_COLUMNS = (("latency_ms", "Latency (ms)"), ("jitter_ms", "Jitter (ms)"),
+                   ("avg_loss_pct", "Loss avg (%)"), ("max_loss_pct", "Loss max (%)"),
+                   ("bitrate_kbps", "Bitrate (kbps)"), ("frame_rate_fps", "Frame rate (fps)"))
+
+
+def _summary_rows(stored) -> list[dict]:
+    """The person's stored per-stream min/avg/max (kept past the samples' retention), each
+    cell as text "min / avg / max" or None."""
+    if not isinstance(stored, dict):
+        return []
+    rows = []
+    for stream in STREAMS:
+        block = stored.get(stream)
+        if not isinstance(block, dict):
+            continue
+        cells = []
+        for key, _heading in SUMMARY_COLUMNS:
+            value = block.get(key)
+            numbers = [_number(value.get(k)) for k in ("min", "avg", "max")] if isinstance(
+                value, dict) else []
+            cells.append(" / ".join("—" if n is None else f"{round(n, 2):g}" for n in numbers)
+                         if any(n is not None for n in numbers) else None)
+        rows.append({"stream": STREAM_LABELS[stream], "samples": block.get("samples"),
+                     "cells": cells})
+    return rows
+
+
+def meeting_person_page(*, meeting: ZoomMeeting, person_id: int) -> PersonPage | None:
+    """One person of `meeting` (None when the id is not one of its people), with the charts of
+    every metric and stream Zoom measured for them (their samples only)."""
+    person = meeting_people(meeting=meeting).filter(pk=person_id).first()
+    if person is None:
+        return None
+    sessions = list(person.sessions.all())
+    ps = (None if meeting.qos_expired_at else meeting_qos_series(
+        meeting=meeting, person_of={s.pk: person.pk for s in sessions}).get(person.pk))
+    return PersonPage(person=person, sessions=sessions,
+                      charts=person_charts(person, ps, height=260),
+                      samples=ps.samples if ps else 0,
+                      summaries=_summary_rows(person.stream_summaries))
