@@ -17,7 +17,7 @@ from tenants.models import Tenant
 from tests.factories import TenantFactory
 from zoom_integration import oauth
 from zoom_integration.capabilities import connection_capabilities_apply
-from zoom_integration.exceptions import ZoomAPIError, ZoomTransientError
+from zoom_integration.exceptions import OAuthFlowError, ZoomAPIError, ZoomTransientError
 from zoom_integration.models import ConnectionState, ZoomConnection
 
 from .conftest import ME_URL, REVOKE_URL, TOKEN_URL, connect, me_body, token_body
@@ -171,6 +171,23 @@ def test_a_start_drops_stashed_states_at_exactly_their_lifetime(tenant, monkeypa
     assert "still-good" in kept and len(kept) == 2
     assert "just-expired" not in session[oauth.SESSION_KEY]
     assert "no-issue-time" not in session[oauth.SESSION_KEY]
+
+
+@pytest.mark.parametrize("age, issued", [(600, True), (599, True), (None, False)],
+                         ids=["exactly its lifetime", "a second younger", "no issue time"])
+def test_a_callback_state_expires_at_exactly_its_lifetime(tenant, monkeypatch, age, issued):
+    now = 1_800_000_000.0
+    monkeypatch.setattr(oauth, "time", SimpleNamespace(time=lambda: now))
+    entry = {"tenant_id": tenant.pk, "verifier": "v"}
+    if issued:
+        entry["issued_at"] = now - age
+    session = {oauth.SESSION_KEY: {"the-state": entry}}
+    if age == 599:
+        assert oauth._state_pop(tenant=tenant, session=session, state="the-state") == entry
+    else:  # an entry without its issue time is as good as expired, never a server error
+        with pytest.raises(OAuthFlowError, match="has expired"):
+            oauth._state_pop(tenant=tenant, session=session, state="the-state")
+    assert session[oauth.SESSION_KEY] == {}  # single use either way
 
 
 def test_the_state_and_pkce_verifier_carry_their_full_randomness(tenant):

@@ -167,6 +167,16 @@ def test_unknown_fields_are_kept_compactly_and_counted():
     assert (parsed.unknown, parsed.warnings) == (5, 0)
 
 
+
+def test_unknown_numbers_are_kept_whole_however_many_digits():
+    # Only objects and lists are summarised; a number from JSON is a number (a 600-digit one
+    # still parses and stores).
+    long_number = 10 ** 600
+    parsed = sample_parse({"audio_input": _block(), "new_counter": long_number,
+                           "new_ratio": 0.25, "new_flag": True, "new_nothing": None})
+    assert parsed.unparsed == {"new_counter": long_number, "new_ratio": 0.25, "new_flag": True,
+                               "new_nothing": None}
+
 def test_unreadable_blocks_are_skipped_with_a_warning_each():
     parsed = sample_parse({
         "date_time": "2026-05-29T09:01:00Z",
