@@ -168,6 +168,13 @@ def test_unknown_fields_are_kept_compactly_and_counted():
 
 
 
+def test_every_unknown_key_of_a_stream_block_is_counted():
+    parsed = sample_parse({"audio_input": {**_block(), "avg_jitter": "2 ms", "mos": "4.1",
+                                           "codec": "opus"}})
+    assert parsed.unknown == 3
+    assert set(parsed.unparsed) == {"audio_input.avg_jitter", "audio_input.mos",
+                                    "audio_input.codec"}
+
 def test_unknown_numbers_are_kept_whole_however_many_digits():
     # Only objects and lists are summarised; a number from JSON is a number (a 600-digit one
     # still parses and stores).
