@@ -67,6 +67,8 @@ class ZoomUserAdmin(ReadOnlyTenantDataAdmin):
     exclude = ("last_event_ts",)
     readonly_fields = ("last_event",)
     list_filter = ("tenant", "status", ("deleted_at", DeletedInZoomFilter))
+    # A stable order: the autocomplete of other admins pages through this list too.
+    ordering = ("email", "pk")
     search_fields = ("email", "display_name", "zoom_id")
     list_select_related = ("tenant",)
     show_full_result_count = False  # 100,000-user tenants: skip the second COUNT
@@ -89,6 +91,7 @@ class ZoomUserAdmin(ReadOnlyTenantDataAdmin):
 class ZoomGroupAdmin(ReadOnlyTenantDataAdmin):
     list_display = ("name", "tenant", "total_members", "members_here", "synced_at", "deleted_at")
     list_filter = ("tenant", ("deleted_at", DeletedInZoomFilter))
+    ordering = ("name", "pk")  # stable pages, the autocomplete's included
     search_fields = ("name", "zoom_id")
     list_select_related = ("tenant",)
 
