@@ -164,7 +164,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--accepted", type=Path, default=ACCEPTED_FILE,
                         help="the list of equivalent mutants (default: %(default)s)")
     args = parser.parse_args(argv)
-    statuses = parse_results(_mutmut("results", "--all", "true"))
+    try:
+        statuses = parse_results(_mutmut("results", "--all", "true"))
+    except (OSError, subprocess.CalledProcessError) as exc:
+        print(f"Could not read mutmut's results: {exc}", file=sys.stderr)
+        return 2
     if not statuses:
         print("No mutmut results here: run `make mutate` first.", file=sys.stderr)
         return 2
