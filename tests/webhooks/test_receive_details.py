@@ -33,6 +33,7 @@ from zoom_integration.webhooks.dispatcher import _listen_connection
 from zoom_integration.webhooks.outbox import OUTBOX_CHANNEL
 from zoom_integration.webhooks.receive import (
     WebhookAnswer,
+    connection_endpoint_validated,
     webhook_dedupe_key,
     webhook_receive,
     webhook_rejection_record,
@@ -277,6 +278,20 @@ def test_url_validation_is_answered_even_when_its_time_cannot_be_recorded(caplog
     assert record.getMessage() == (
         f"could not record the endpoint validation of tenant {tenant.slug}")
     assert record.exc_info and record.exc_info[0] is OperationalError
+
+
+def test_url_validation_of_a_known_connection_costs_one_update():
+    # Zoom waits at most 3 seconds: the usual case (the row exists) is one statement.
+    from django.test.utils import CaptureQueriesContext
+
+    tenant = TenantFactory()
+    ZoomConnection.objects.create(tenant=tenant)
+    with CaptureQueriesContext(connection) as queries:
+        connection_endpoint_validated(tenant=tenant)
+    statements = [q["sql"] for q in queries.captured_queries
+                  if CONNECTION_TABLE in q["sql"]]
+    assert len(statements) == 1 and statements[0].startswith("UPDATE")
+    assert ZoomConnection.objects.get(tenant=tenant).endpoint_validated_at is not None
 
 
 def test_url_validation_racing_a_new_connection_row_still_records_the_time():
