@@ -96,13 +96,20 @@ def test_manage_py_exit_code_in_a_subprocess():
     assert "unknown event" in result.stderr and "Traceback" not in result.stderr
 
 
+def _sigint_default():
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def test_manage_py_runs_the_server_and_prints_credentials():
     env = {**os.environ, "DJANGO_SETTINGS_MODULE": "nectar_portal.settings.test"}
     apps = json.dumps([{"client_id": "cid1", "client_secret": "cs1", "secret_token": "st1",
                         "redirect_uri": "http://localhost:8000/adminapi/zoom/oauth/authorize"}])
     process = subprocess.Popen(
         [sys.executable, "manage.py", "zoom_sandbox", "--port", "0", "--quiet",
-         "--apps-json", apps], cwd=ROOT, env=env, stdout=subprocess.PIPE, text=True)
+         "--apps-json", apps], cwd=ROOT, env=env, stdout=subprocess.PIPE, text=True,
+        # Ctrl-C as at a terminal: a child inherits an ignored SIGINT, and something earlier in
+        # the suite's process can leave it ignored; Python then never raises KeyboardInterrupt.
+        preexec_fn=_sigint_default)
     try:
         lines = [process.stdout.readline() for _ in range(9)]
         banner = "".join(lines)
