@@ -190,6 +190,19 @@ def test_a_callback_state_expires_at_exactly_its_lifetime(tenant, monkeypatch, a
     assert session[oauth.SESSION_KEY] == {}  # single use either way
 
 
+def test_a_start_keeps_the_newest_states_not_the_first_by_name(tenant, monkeypatch):
+    now = 1_800_000_000.0
+    monkeypatch.setattr(oauth, "time", SimpleNamespace(time=lambda: now))
+    # Names in the opposite order to their age: "a" is the newest, "e" the oldest.
+    session = {oauth.SESSION_KEY: {
+        name: {"tenant_id": tenant.pk, "verifier": "v", "issued_at": now - 10 * (age + 1)}
+        for age, name in enumerate("abcde")}}
+    oauth.authorization_start(tenant=tenant, session=session)
+    kept = set(session[oauth.SESSION_KEY])
+    assert len(kept) == oauth.MAX_PENDING_STATES
+    assert kept >= {"a", "b", "c", "d"} and "e" not in kept
+
+
 def test_the_state_and_pkce_verifier_carry_their_full_randomness(tenant):
     session = {}
     oauth.authorization_start(tenant=tenant, session=session)
