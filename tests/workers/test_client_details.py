@@ -312,6 +312,26 @@ def test_prefetch_fetches_in_a_daemon_helper_thread(connected):
     assert seen == [("zoom-prefetch", True)]
 
 
+def test_prefetch_holds_at_most_two_pages_ahead_of_the_consumer(connected):
+    # A page can be 300 users or participants: the helper runs ahead by the queue's two pages
+    # plus the one it is waiting to hand over, not through the whole listing.
+    pulled = []
+
+    def counted():
+        for i in range(20):
+            pulled.append(i)
+            yield {"page": i}
+
+    pages = ZoomClient(connected).prefetch(counted())
+    assert next(pages) == {"page": 0}
+    deadline = time.monotonic() + 5
+    while len(pulled) < 4 and time.monotonic() < deadline:
+        time.sleep(0.01)
+    time.sleep(0.3)  # time enough to run further ahead, if it could
+    assert len(pulled) == 4  # the one taken, two queued, one waiting to be put
+    pages.close()
+
+
 def test_a_slow_consumer_still_gets_every_page(connected):
     # The helper finds the queue full while the consumer works; it must wait, not drop.
     client = ZoomClient(connected)
