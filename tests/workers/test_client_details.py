@@ -187,6 +187,21 @@ def test_without_headers_a_message_without_daily_is_per_second(
 
 
 @responses.activate
+def test_a_per_second_wait_of_exactly_the_budget_is_waited_out(connected, settings, no_spacing):
+    # The budget counts only this call's waits: one of exactly ZOOM_QPS_MAX_WAIT_SECONDS fits.
+    settings.ZOOM_QPS_MAX_WAIT_SECONDS = 3
+    responses.get(f"{API}/groups", status=429, headers={"X-RateLimit-Type": "QPS",
+                                                       "Retry-After": "3"},
+                  json={"message": "per-second"})
+    responses.get(f"{API}/groups", json={"groups": []})
+    waits = []
+    with ZoomClient(connected) as client:
+        client.sleep = waits.append
+        assert client.groups_list() == []
+    assert waits == [3]
+
+
+@responses.activate
 def test_a_daily_message_without_headers_parks_until_midnight(connected, no_spacing):
     from zoom_integration.ratelimit import seconds_until_utc_midnight
 
