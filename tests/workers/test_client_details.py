@@ -187,6 +187,18 @@ def test_without_headers_a_message_without_daily_is_per_second(
 
 
 @responses.activate
+def test_every_call_to_zoom_carries_the_configured_timeout(connected, settings):
+    # Without one, requests waits forever on a Zoom that accepted the connection and went quiet.
+    settings.ZOOM_HTTP_TIMEOUT = (3.5, 21.0)
+    responses.get(f"{API}/groups", json={"groups": []})
+    with ZoomClient(connected) as client:
+        client.groups_list()
+    (call,) = responses.calls
+    assert call.request.req_kwargs["timeout"] == (3.5, 21.0)
+    assert call.request.headers["Authorization"] == "Bearer tok-1"
+
+
+@responses.activate
 def test_a_per_second_wait_of_exactly_the_budget_is_waited_out(connected, settings, no_spacing):
     # The budget counts only this call's waits: one of exactly ZOOM_QPS_MAX_WAIT_SECONDS fits.
     settings.ZOOM_QPS_MAX_WAIT_SECONDS = 3
