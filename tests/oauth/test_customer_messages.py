@@ -12,7 +12,7 @@ import responses
 from tests.factories import TenantFactory
 from zoom_integration import oauth
 
-from .conftest import ME_URL, TOKEN_URL, connect, me_body, token_body
+from .conftest import ME_URL, REVOKE_URL, TOKEN_URL, connect, me_body, token_body
 from .test_flow import CODE, callback, host, start
 
 pytestmark = pytest.mark.django_db
@@ -127,7 +127,7 @@ REFUSED_BY_ZOOM = [
 @responses.activate
 def test_a_callback_zoom_refuses_says_why_and_what_to_do(client, tenant, zoom_answer, status,
                                                            message):
-    responses.add(responses.POST, "https://zoom.us/oauth/revoke", json={"status": "success"})
+    responses.add(responses.POST, REVOKE_URL, json={"status": "success"})
     zoom_answer()
     response = callback(client, tenant, code=CODE, state=_fresh_state(client, tenant))
     assert (response.status_code, response.context["message"]) == (status, message)
@@ -159,7 +159,7 @@ def test_a_refused_zoom_account_says_which_rule_and_what_to_do(client, tenant, s
         tenant.save()
     responses.add(responses.POST, TOKEN_URL, json=token_body())
     responses.add(responses.GET, ME_URL, json=me_body(account_id="Aq7Zp1"))
-    responses.add(responses.POST, "https://zoom.us/oauth/revoke", json={"status": "success"})
+    responses.add(responses.POST, REVOKE_URL, json={"status": "success"})
     response = callback(client, tenant, code=CODE, state=_fresh_state(client, tenant))
     assert (response.status_code, response.context["message"]) == (status, message)
 

@@ -156,11 +156,18 @@ def test_deauthorization_logs_say_what_happened_to_which_tenant(connected, caplo
         f"Tenant {connected.slug} deauthorized the Zoom app"]
 
 
-# --- the start of the flow --------------------------------------------------------------------
-
-def test_a_start_drops_stashed_states_at_exactly_their_lifetime(tenant, monkeypatch):
+@pytest.fixture
+def frozen_now(monkeypatch) -> float:
+    """oauth.py's clock stopped at one instant (its own `time` only), which is returned."""
     now = 1_800_000_000.0
     monkeypatch.setattr(oauth, "time", SimpleNamespace(time=lambda: now))
+    return now
+
+
+# --- the start of the flow --------------------------------------------------------------------
+
+def test_a_start_drops_stashed_states_at_exactly_their_lifetime(tenant, frozen_now):
+    now = frozen_now
     session = {oauth.SESSION_KEY: {
         "just-expired": {"tenant_id": tenant.pk, "verifier": "v", "issued_at": now - 600},
         "still-good": {"tenant_id": tenant.pk, "verifier": "v", "issued_at": now - 599},
@@ -175,9 +182,8 @@ def test_a_start_drops_stashed_states_at_exactly_their_lifetime(tenant, monkeypa
 
 @pytest.mark.parametrize("age, issued", [(600, True), (599, True), (None, False)],
                          ids=["exactly its lifetime", "a second younger", "no issue time"])
-def test_a_callback_state_expires_at_exactly_its_lifetime(tenant, monkeypatch, age, issued):
-    now = 1_800_000_000.0
-    monkeypatch.setattr(oauth, "time", SimpleNamespace(time=lambda: now))
+def test_a_callback_state_expires_at_exactly_its_lifetime(tenant, frozen_now, age, issued):
+    now = frozen_now
     entry = {"tenant_id": tenant.pk, "verifier": "v"}
     if issued:
         entry["issued_at"] = now - age
@@ -190,9 +196,8 @@ def test_a_callback_state_expires_at_exactly_its_lifetime(tenant, monkeypatch, a
     assert session[oauth.SESSION_KEY] == {}  # single use either way
 
 
-def test_a_start_keeps_the_newest_states_not_the_first_by_name(tenant, monkeypatch):
-    now = 1_800_000_000.0
-    monkeypatch.setattr(oauth, "time", SimpleNamespace(time=lambda: now))
+def test_a_start_keeps_the_newest_states_not_the_first_by_name(tenant, frozen_now):
+    now = frozen_now
     # Names in the opposite order to their age: "a" is the newest, "e" the oldest.
     session = {oauth.SESSION_KEY: {
         name: {"tenant_id": tenant.pk, "verifier": "v", "issued_at": now - 10 * (age + 1)}

@@ -172,18 +172,24 @@ def test_a_qps_type_header_is_per_second_even_if_the_message_says_daily(
     assert err.value.retry_after_seconds == 3
 
 
-@responses.activate
-def test_without_headers_a_message_without_daily_is_per_second(
-        connected, no_spacing, midpoint_uniform):
-    # No Retry-After: a per-second 429 waits 1 to 2 s (here the midpoint), then tries again.
-    responses.get(f"{API}/groups", status=429,
-                  json={"message": "You have reached the maximum per-second rate limit."})
+def _waits_before_the_groups(connected, **first_answer) -> list:
+    """The waits of a groups listing whose first answer is a 429 (`first_answer`) and whose
+    retry succeeds; the listing itself must come back complete."""
+    responses.get(f"{API}/groups", status=429, **first_answer)
     responses.get(f"{API}/groups", json={"groups": []})
     waits = []
     with ZoomClient(connected) as client:
         client.sleep = waits.append
         assert client.groups_list() == []
-    assert waits == [1.5]
+    return waits
+
+
+@responses.activate
+def test_without_headers_a_message_without_daily_is_per_second(
+        connected, no_spacing, midpoint_uniform):
+    # No Retry-After: a per-second 429 waits 1 to 2 s (here the midpoint), then tries again.
+    assert _waits_before_the_groups(connected, json={
+        "message": "You have reached the maximum per-second rate limit."}) == [1.5]
 
 
 @responses.activate
@@ -202,15 +208,9 @@ def test_every_call_to_zoom_carries_the_configured_timeout(connected, settings):
 def test_a_per_second_wait_of_exactly_the_budget_is_waited_out(connected, settings, no_spacing):
     # The budget counts only this call's waits: one of exactly ZOOM_QPS_MAX_WAIT_SECONDS fits.
     settings.ZOOM_QPS_MAX_WAIT_SECONDS = 3
-    responses.get(f"{API}/groups", status=429, headers={"X-RateLimit-Type": "QPS",
-                                                       "Retry-After": "3"},
-                  json={"message": "per-second"})
-    responses.get(f"{API}/groups", json={"groups": []})
-    waits = []
-    with ZoomClient(connected) as client:
-        client.sleep = waits.append
-        assert client.groups_list() == []
-    assert waits == [3]
+    assert _waits_before_the_groups(
+        connected, headers={"X-RateLimit-Type": "QPS", "Retry-After": "3"},
+        json={"message": "per-second"}) == [3]
 
 
 @responses.activate
