@@ -202,6 +202,23 @@ def test_every_call_to_zoom_carries_the_configured_timeout(connected, settings):
     (call,) = responses.calls
     assert call.request.req_kwargs["timeout"] == (3.5, 21.0)
     assert call.request.headers["Authorization"] == "Bearer tok-1"
+    # Asked for JSON, not requests' default "*/*": an error page must not pass for an answer.
+    assert call.request.headers["Accept"] == "application/json"
+
+
+@responses.activate
+def test_the_limiter_spaces_calls_through_the_client_s_sleep(connected, settings):
+    # The limiter's wait goes through the sleep the client was given (a task's, or a test's),
+    # never through time.sleep behind its back.
+    settings.ZOOM_RATE_LIMIT_SAFETY = 0.05  # calls spaced by a third of a second or more
+    responses.get(f"{API}/groups", json={"groups": []})
+    waits = []
+    with ZoomClient(connected) as client:
+        client.sleep = waits.append
+        client.groups_list()
+        client.groups_list()
+    assert len(responses.calls) == 2
+    assert len(waits) == 1 and waits[0] > 0.1
 
 
 @responses.activate
