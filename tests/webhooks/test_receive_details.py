@@ -166,7 +166,8 @@ def test_database_failure_while_storing_is_503_not_stored_and_logged_with_traceb
         answer = receive(tenant, user_created())
     assert answer == NOT_STORED
     [record] = logged(caplog, logging.ERROR)
-    assert record.getMessage() == f"webhook for tenant {tenant.slug} not stored: database unavailable"
+    assert record.getMessage() == (
+        f"webhook for tenant {tenant.slug} not stored: database unavailable")
     assert record.exc_info and record.exc_info[0] is OperationalError
 
 
