@@ -207,6 +207,72 @@ def test_every_call_to_zoom_carries_the_configured_timeout(connected, settings):
 
 
 @responses.activate
+def test_every_answer_is_counted_with_its_tenant_category_and_status(connected, no_spacing):
+    from prometheus_client import REGISTRY
+
+    def answers(status: str) -> float:
+        return REGISTRY.get_sample_value("portal_zoom_api_calls_total", {
+            "tenant": connected.slug, "category": "Medium", "status": status}) or 0.0
+
+    before = answers("200"), answers("404")
+    responses.get(f"{API}/groups", json={"groups": []})
+    responses.get(f"{API}/groups/G1/members", status=404, json={"code": 4130, "message": "no"})
+    with ZoomClient(connected) as client:
+        client.groups_list()
+        with pytest.raises(ZoomNotFoundError):
+            client.request("GET", "groups/G1/members", category="Medium")
+    assert (answers("200") - before[0], answers("404") - before[1]) == (1, 1)
+
+
+# -- what an answer that is not the expected JSON becomes ----------------------------------------
+# The error's text is what staff read on the connection and in the logs: it names the call.
+
+@responses.activate
+def test_an_unreachable_zoom_is_named_with_the_network_error_and_the_call(connected, settings):
+    import requests
+
+    settings.ZOOM_HTTP_MAX_RETRIES = 0
+    responses.get(f"{API}/groups", body=requests.ConnectionError("refused"))
+    with ZoomClient(connected) as client, pytest.raises(ZoomTransientError) as err:
+        client.request("GET", "groups", category="Medium")
+    assert str(err.value) == "Zoom unreachable: ConnectionError on GET groups"
+
+
+@responses.activate
+def test_a_success_with_an_empty_body_is_an_empty_answer(connected):
+    # A 200 with nothing in it (as some endpoints answer an update) is not a broken answer.
+    responses.get(f"{API}/groups", status=200, body="")
+    with ZoomClient(connected) as client:
+        assert client.request("GET", "groups", category="Medium") == {}
+
+
+@responses.activate
+def test_a_success_that_is_not_json_is_transient_and_says_where(connected):
+    # e.g. a proxy's HTML page with a 200: worth trying again later, never parsed as data.
+    responses.get(f"{API}/groups", status=200, body="<html>maintenance</html>")
+    with ZoomClient(connected) as client, pytest.raises(ZoomTransientError) as err:
+        client.request("GET", "groups", category="Medium")
+    assert (str(err.value), err.value.status) == ("Zoom sent a non-JSON answer on groups", 200)
+
+
+@responses.activate
+def test_a_refusal_without_a_json_message_shows_the_status_line_s_reason(connected):
+    responses.get(f"{API}/users/u1", status=404, body="<html>gone</html>")
+    with ZoomClient(connected) as client, pytest.raises(ZoomNotFoundError) as err:
+        client.user_get("u1")
+    assert str(err.value) == "Zoom: not found (Not Found)"
+
+
+@responses.activate
+def test_a_refusal_with_neither_message_nor_reason_phrase_adds_no_text(connected):
+    # 460 has no standard reason phrase: the status line is bare and the body empty.
+    responses.get(f"{API}/groups", status=460, body="")
+    with ZoomClient(connected) as client, pytest.raises(ZoomAPIError) as err:
+        client.request("GET", "groups", category="Medium")
+    assert (str(err.value), err.value.status) == ("Zoom answered 460 on GET groups: ", 460)
+
+
+@responses.activate
 def test_the_limiter_spaces_calls_through_the_client_s_sleep(connected, settings):
     # The limiter's wait goes through the sleep the client was given (a task's, or a test's),
     # never through time.sleep behind its back.
