@@ -222,6 +222,24 @@ def test_tenant_choices_in_forms_are_the_write_grants(two, make_user):
     assert set(root_field.queryset) == {a, b, c}
 
 
+def test_form_fields_hand_the_request_on_to_django(make_user):
+    # Django orders a foreign key's choices by the related admin's get_ordering(request); an
+    # admin that orders by who is asking must get the request, not None.
+    asked = []
+
+    class TenantOrderedByUser(admin.ModelAdmin):
+        def get_ordering(self, request):
+            asked.append(request)
+            return ("name",)
+
+    site = admin.AdminSite(name="probe")
+    site.register(Tenant, TenantOrderedByUser)
+    request = request_for(make_user("root", superuser=True))
+    GroupAdmin(ZoomGroup, site).formfield_for_foreignkey(
+        ZoomGroup._meta.get_field("tenant"), request)
+    assert asked == [request]
+
+
 def test_tenant_list_filters_offer_only_visible_tenants(make_user):
     staff_filters = group_admin().get_list_filter(request_for(make_user()))
     assert staff_filters == [("tenant", admin.RelatedOnlyFieldListFilter), "deleted_at",
