@@ -98,8 +98,9 @@ def test_a_missing_or_null_payload_is_an_empty_one(envelope):
 def test_a_nul_escape_anywhere_is_refused_before_storing(escape):
     # PostgreSQL text cannot hold NUL; storing would fail on every retry Zoom makes.
     tenant = TenantFactory()
-    body = ('{"event":"user.created","payload":{"account_id":"A1","object":{"id":"%s"}}}'
-            % escape).encode()
+    # The escape as Zoom's JSON would carry it: written into the body text, not by json.dumps.
+    body = (b'{"event":"user.created","payload":{"account_id":"A1","object":{"id":"'
+            + escape.encode() + b'"}}}')
     answer = webhook_receive(tenant=tenant, body=body,
                              headers=signed_headers(tenant.secret_token, body))
     assert answer == BAD_ENVELOPE
