@@ -14,6 +14,8 @@ import responses
 from zoom_integration.client import ZoomClient, parse_retry_after
 from zoom_integration.exceptions import (
     ZoomAPIError,
+    ZoomAuthError,
+    ZoomDashboardUnavailableError,
     ZoomNotFoundError,
     ZoomRateLimitedError,
     ZoomScopeMissingError,
@@ -270,6 +272,62 @@ def test_a_refusal_with_neither_message_nor_reason_phrase_adds_no_text(connected
     with ZoomClient(connected) as client, pytest.raises(ZoomAPIError) as err:
         client.request("GET", "groups", category="Medium")
     assert (str(err.value), err.value.status) == ("Zoom answered 460 on GET groups: ", 460)
+
+
+# (answer, error class, its text, status, code): what each refusal becomes, whole; staff read
+# the text, the tasks branch on the class, the status and Zoom's code.
+REFUSALS = [
+    (dict(status=401, json={"code": 4700, "message": "Invalid access token"}), ZoomAuthError,
+     "Zoom refused the access token: Invalid access token", 401, 4700),
+    (dict(status=502, json={"code": 5003, "message": "upstream"}), ZoomTransientError,
+     "Zoom answered 502 on GET groups", 502, 5003),
+    (dict(status=400, json={"code": 4711, "message": (
+        "Invalid access token, does not contain scopes:[group:read:admin, "
+        "group:read:list_groups:admin].")}),
+     ZoomScopeMissingError, "Zoom refused GET groups: the app lacks scope group:read:admin, "
+     "group:read:list_groups:admin", 400, 4711),
+    (dict(status=400, json={"code": 4711, "message": "Invalid access token, does not contain "
+                                                     "scopes."}),
+     ZoomScopeMissingError, "Zoom refused GET groups: the app lacks scope (not named)", 400, 4711),
+    # Whatever status a 4711 comes with, the error keeps it (not the class's usual 400).
+    (dict(status=403, json={"code": 4711, "message": "does not contain scopes."}),
+     ZoomScopeMissingError, "Zoom refused GET groups: the app lacks scope (not named)", 403, 4711),
+    (dict(status=400, json={"code": 200, "message": "No permission."}),
+     ZoomDashboardUnavailableError, "Dashboard unavailable on this Zoom plan: No permission.",
+     400, 200),
+    (dict(status=404, json={"code": 3001, "message": "Meeting does not exist: 86."}),
+     ZoomNotFoundError, "Zoom: not found (Meeting does not exist: 86.)", 404, 3001),
+]
+
+
+@pytest.mark.parametrize(("answer", "kind", "text", "status", "code"), REFUSALS,
+                         ids=["auth", "5xx", "scopes", "scope-unnamed", "scope-403", "dashboard",
+                              "not-found"])
+@responses.activate
+def test_each_refusal_becomes_its_error_with_text_status_and_code(
+        connected, settings, answer, kind, text, status, code):
+    settings.ZOOM_HTTP_MAX_RETRIES = 0
+    responses.get(f"{API}/groups", **answer)
+    with ZoomClient(connected) as client, pytest.raises(kind) as err:
+        client.request("GET", "groups", category="Medium")
+    assert (type(err.value), str(err.value), err.value.status, err.value.code) == (
+        kind, text, status, code)
+
+
+@responses.activate
+def test_the_per_second_wait_budget_adds_up_every_wait_of_the_call(
+        connected, settings, no_spacing):
+    # Three per-second 429s of 1 s each against a budget of 2.5 s: the third is not waited out.
+    settings.ZOOM_QPS_MAX_WAIT_SECONDS = 2.5
+    for _ in range(3):
+        responses.get(f"{API}/groups", status=429,
+                      headers={"X-RateLimit-Type": "QPS", "Retry-After": "1"}, json={})
+    responses.get(f"{API}/groups", json={"groups": []})
+    waits = []
+    with ZoomClient(connected) as client, pytest.raises(ZoomRateLimitedError) as err:
+        client.sleep = waits.append
+        client.groups_list()
+    assert (waits, err.value.daily, len(responses.calls)) == ([1, 1], False, 3)
 
 
 @responses.activate
