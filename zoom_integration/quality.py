@@ -44,6 +44,7 @@ _SCALE = {
     "%": {"%": 1.0},
     "kbps": {"kbps": 1.0, "bps": 0.001, "mbps": 1000.0, "kb/s": 1.0, "mb/s": 1000.0},
     "fps": {"fps": 1.0},
+    "dBm": {"dbm": 1.0},  # Wi-Fi signal strength (wifi_rssi); Zoom names the unit in rssi_unit
 }
 
 
@@ -260,7 +261,7 @@ def sample_parse(item: Any) -> ParsedSample:
     wifi: dict[str, Any] = {}
     block = item.get("wifi_rssi")
     if block:
-        wifi, warned = _percent_block("wifi_rssi", block, "", unparsed, skip=("rssi_unit",))
+        wifi, warned = _percent_block("wifi_rssi", block, "dBm", unparsed, skip=("rssi_unit",))
         warnings += warned
     for key, raw in item.items():
         if key not in _KNOWN_TOP:

@@ -127,13 +127,38 @@ def test_a_200_without_tokens_is_an_error_not_a_blank_token(connected):
                                    ConnectionState.NEEDS_REAUTH])
 def test_unusable_connections_need_reauthorization(tenant, state):
     connect(tenant, state=state)
-    with pytest.raises(ReauthorizationRequiredError):
+    with pytest.raises(ReauthorizationRequiredError) as err:
         oauth.access_token_get(tenant=tenant)
+    # The text staff see on a failed task: which tenant, and the connection's state by name.
+    assert str(err.value) == (f"Tenant {tenant.slug} has no usable Zoom authorization "
+                              f"({state.label}).")
 
 
 def test_a_tenant_never_connected_needs_authorization(tenant):
-    with pytest.raises(ReauthorizationRequiredError):
+    with pytest.raises(ReauthorizationRequiredError) as err:
         oauth.access_token_get(tenant=tenant)
+    assert str(err.value) == (f"Tenant {tenant.slug} has no usable Zoom authorization "
+                              "(Not connected).")
+
+
+@responses.activate
+@pytest.mark.parametrize(("left", "refreshed"), [(oauth.REFRESH_MARGIN_SECONDS, True),
+                                                 (oauth.REFRESH_MARGIN_SECONDS + 1, False)])
+def test_a_token_is_refreshed_from_exactly_the_margin_before_expiry(
+        tenant, monkeypatch, left, refreshed):
+    now = timezone.now()
+    monkeypatch.setattr(timezone, "now", lambda: now)
+    connect(tenant, expires_in=left)
+    responses.add(responses.POST, TOKEN_URL, json=token_body(access="a2", refresh="r2"))
+    assert oauth.access_token_get(tenant=tenant) == ("a2" if refreshed else "access-old")
+    assert len(refresh_calls()) == int(refreshed)
+
+
+@responses.activate
+def test_a_connection_without_an_access_token_is_refreshed_whatever_its_expiry(tenant):
+    connect(tenant, access="", expires_in=3000)
+    responses.add(responses.POST, TOKEN_URL, json=token_body(access="a2", refresh="r2"))
+    assert oauth.access_token_get(tenant=tenant) == "a2"
 
 
 @responses.activate

@@ -77,10 +77,16 @@ def test_cpu_and_wifi_blocks():
 
     # An absent block is an empty mapping, never None.
     assert sample_parse({"date_time": "t"}).cpu == {}
+    assert sample_parse({"date_time": "t"}).wifi == {}
     # The unit key of the wifi block is skipped wherever it comes, and the rest still read.
     wifi = sample_parse({"date_time": "t", "wifi_rssi": {
         "rssi_unit": "dBm", "max_rssi": "-40", "avg_rssi": "-55"}}).wifi
     assert wifi == {"max_rssi": -40.0, "avg_rssi": -55.0}
+    # Signal strength is in dBm, bare or with its unit; a value in another unit is unreadable.
+    assert sample_parse({"date_time": "t", "wifi_rssi": {
+        "avg_rssi": "-52 dBm", "min_rssi": -60}}).wifi == {"avg_rssi": -52.0, "min_rssi": -60.0}
+    parsed = sample_parse({"date_time": "t", "wifi_rssi": {"avg_rssi": "-52 ms"}})
+    assert parsed.wifi == {} and parsed.warnings == 1
     # CPU values are read in percent: a value in another unit is unreadable.
     parsed = sample_parse({"date_time": "t", "cpu_usage": {"zoom_avg_cpu_usage": "12 ms"}})
     assert parsed.cpu == {} and parsed.warnings == 1
@@ -93,3 +99,11 @@ def test_a_sample_time_that_is_not_text_is_dropped():
 
     assert sample_parse({"date_time": 1717000000}).sampled_at is None
     assert sample_parse({"date_time": "2026-05-29T09:01:00Z"}).sampled_at == "2026-05-29T09:01:00Z"
+
+
+@pytest.mark.parametrize(("raw", "value"), [("12 ms", 12.0), ("7%", 7.0), ("900 kbps", 900.0),
+                                            ("25 fps", 25.0), ("3.5", 3.5)])
+def test_without_a_unit_a_number_is_taken_in_the_unit_it_names(raw, value):
+    from zoom_integration.quality import Parsed, parse_metric
+
+    assert parse_metric(raw) == Parsed(value, True)
