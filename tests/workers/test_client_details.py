@@ -297,12 +297,14 @@ REFUSALS = [
      400, 200),
     (dict(status=404, json={"code": 3001, "message": "Meeting does not exist: 86."}),
      ZoomNotFoundError, "Zoom: not found (Meeting does not exist: 86.)", 404, 3001),
+    (dict(status=400, json={"code": 300, "message": "Can not access webinar info."}),
+     ZoomAPIError, "Zoom answered 400 on GET groups: Can not access webinar info.", 400, 300),
 ]
 
 
 @pytest.mark.parametrize(("answer", "kind", "text", "status", "code"), REFUSALS,
                          ids=["auth", "5xx", "scopes", "scope-unnamed", "scope-403", "dashboard",
-                              "not-found"])
+                              "not-found", "other"])
 @responses.activate
 def test_each_refusal_becomes_its_error_with_text_status_and_code(
         connected, settings, answer, kind, text, status, code):
@@ -312,6 +314,17 @@ def test_each_refusal_becomes_its_error_with_text_status_and_code(
         client.request("GET", "groups", category="Medium")
     assert (type(err.value), str(err.value), err.value.status, err.value.code) == (
         kind, text, status, code)
+
+
+@responses.activate
+def test_an_expired_page_token_is_transient_with_its_text_status_and_code(connected):
+    # Code 300 on a request that sent a page token: the listing starts again later.
+    responses.get(f"{API}/groups", status=400,
+                  json={"code": 300, "message": "The next page token is invalid or expired."})
+    with ZoomClient(connected) as client, pytest.raises(ZoomTransientError) as err:
+        client.request("GET", "groups", category="Medium", params={"next_page_token": "t1"})
+    assert (str(err.value), err.value.status, err.value.code) == (
+        "Zoom page token expired: The next page token is invalid or expired.", 400, 300)
 
 
 @responses.activate
