@@ -226,6 +226,50 @@ def test_every_answer_is_counted_with_its_tenant_category_and_status(connected, 
     assert (answers("200") - before[0], answers("404") - before[1]) == (1, 1)
 
 
+def test_without_settings_the_client_uses_its_documented_defaults(connected, settings):
+    # docs/configuration.md lists these defaults; an operator sets none of them by default.
+    for name in ("ZOOM_HTTP_MAX_RETRIES", "ZOOM_HTTP_BACKOFF_SECONDS",
+                 "ZOOM_HTTP_BACKOFF_MAX_SECONDS", "ZOOM_QPS_MAX_WAIT_SECONDS"):
+        if hasattr(settings, name):
+            delattr(settings, name)
+    with ZoomClient(connected) as client:
+        assert (client.max_retries, client.backoff_base, client.backoff_max,
+                client.max_qps_wait) == (3, 0.5, 8.0, 10.0)
+
+
+def test_each_retry_setting_is_read_from_its_own_name(connected, settings):
+    settings.ZOOM_HTTP_MAX_RETRIES = 5
+    settings.ZOOM_HTTP_BACKOFF_SECONDS = 0.25
+    settings.ZOOM_HTTP_BACKOFF_MAX_SECONDS = 2
+    settings.ZOOM_QPS_MAX_WAIT_SECONDS = 4
+    with ZoomClient(connected) as client:
+        assert (client.max_retries, client.backoff_base, client.backoff_max,
+                client.max_qps_wait) == (5, 0.25, 2.0, 4.0)
+
+
+def test_the_api_base_url_loses_only_its_trailing_slashes(connected, settings):
+    settings.ZOOM_API_BASE_URL = "https://proxy.example/zoomX//"
+    with ZoomClient(connected) as client:
+        assert client.base_url == "https://proxy.example/zoomX"
+
+
+@responses.activate
+def test_a_refresh_needed_inside_a_caller_s_transaction_is_transient_and_says_why(tenant):
+    # The refresh commits the rotated pair in its own durable transaction, which cannot run
+    # inside another: this attempt gives up, and the task retries outside it.
+    from django.db import transaction
+
+    from tests.oauth.conftest import connect
+
+    connect(tenant, expires_in=10)  # due for a refresh
+    with transaction.atomic(), ZoomClient(tenant) as client, \
+            pytest.raises(ZoomTransientError) as err:
+        client.request("GET", "groups", category="Medium")
+    assert str(err.value).startswith("token refresh impossible here: ")
+    assert "durable" in str(err.value)
+    assert not responses.calls
+
+
 # -- what an answer that is not the expected JSON becomes ----------------------------------------
 # The error's text is what staff read on the connection and in the logs: it names the call.
 
