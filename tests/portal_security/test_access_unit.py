@@ -240,6 +240,52 @@ def test_form_fields_hand_the_request_on_to_django(make_user):
     assert asked == [request]
 
 
+class _Recording(admin.ModelAdmin):
+    """An admin below the mixin that records what reaches it (a project admin may read the
+    request or the object where Django's own base ignores them)."""
+
+    def __init__(self, *args):
+        super().__init__(*args)
+        self.seen = []
+
+    def get_list_filter(self, request):
+        self.seen.append(("list_filter", request))
+        return super().get_list_filter(request)
+
+    def has_add_permission(self, request, *args):
+        self.seen.append(("add", request, *args))
+        return super().has_add_permission(request)  # an inline's base would take the args
+
+    def has_view_permission(self, request, obj=None):
+        self.seen.append(("view", request, obj))
+        return super().has_view_permission(request, obj)
+
+    def has_change_permission(self, request, obj=None):
+        self.seen.append(("change", request, obj))
+        return super().has_change_permission(request, obj)
+
+    def has_delete_permission(self, request, obj=None):
+        self.seen.append(("delete", request, obj))
+        return super().has_delete_permission(request, obj)
+
+
+def test_the_mixin_hands_request_and_object_on_to_the_admin_below_it(two, make_user):
+    class Probe(TenantScopedAdminMixin, _Recording):
+        pass
+
+    probe = Probe(ZoomGroup, admin.site)
+    request = request_for(make_user("root", superuser=True))
+    group = ZoomGroupFactory(tenant=two[0])
+    probe.get_list_filter(request)
+    probe.has_add_permission(request, group)  # inline admins pass the parent object
+    probe.has_view_permission(request, group)
+    probe.has_change_permission(request, group)
+    probe.has_delete_permission(request, group)
+    assert probe.seen == [("list_filter", request), ("add", request, group),
+                          ("view", request, group), ("change", request, group),
+                          ("delete", request, group)]
+
+
 def test_tenant_list_filters_offer_only_visible_tenants(make_user):
     staff_filters = group_admin().get_list_filter(request_for(make_user()))
     assert staff_filters == [("tenant", admin.RelatedOnlyFieldListFilter), "deleted_at",

@@ -11,7 +11,7 @@ from cryptography.fernet import Fernet
 from django.core.management import call_command
 from django.core.management.base import CommandError
 
-from tenants.fields import UndecryptableSecret, UndecryptableValueError, encrypt
+from tenants.fields import UndecryptableSecret, UndecryptableValueError, decrypt, encrypt
 from tenants.models import Tenant
 from tests.factories import TenantFactory
 
@@ -32,6 +32,14 @@ def test_using_an_unreadable_value_as_text_says_which_setting_to_fix(unreadable)
         with pytest.raises(UndecryptableValueError) as excinfo:
             use(unreadable)
         assert str(excinfo.value) == REFUSAL
+
+
+def test_decrypting_under_a_key_no_longer_configured_says_which_setting_to_fix(settings):
+    ciphertext = encrypt("SecretUnderAnOldKey0123")
+    settings.FIELD_ENCRYPTION_KEY = [Fernet.generate_key().decode()]
+    with pytest.raises(UndecryptableValueError) as excinfo:
+        decrypt(ciphertext)
+    assert str(excinfo.value) == REFUSAL
 
 
 @pytest.mark.django_db
