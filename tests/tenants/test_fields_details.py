@@ -90,3 +90,14 @@ def test_to_python_leaves_none_text_and_unreadable_values_alone_and_makes_text_o
     assert field.to_python("s3cret") == "s3cret"
     assert field.to_python(unreadable) is unreadable
     assert field.to_python(12345) == "12345"
+
+
+def test_keys_given_as_one_comma_separated_text_are_read_in_order(settings):
+    # FIELD_ENCRYPTION_KEY=NEW,OLD from the environment: the first encrypts, all decrypt.
+    from tenants.fields import configured_keys
+
+    new, old = Fernet.generate_key().decode(), Fernet.generate_key().decode()
+    settings.FIELD_ENCRYPTION_KEY = f"{new},{old},"
+    assert configured_keys() == (new, old)
+    settings.FIELD_ENCRYPTION_KEY = [new]
+    assert configured_keys() == (new,)
