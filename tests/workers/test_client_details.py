@@ -286,7 +286,7 @@ def test_an_unreachable_zoom_is_named_with_the_network_error_and_the_call(connec
 
 @responses.activate
 def test_a_success_with_an_empty_body_is_an_empty_answer(connected):
-    # A 200 with nothing in it (as some endpoints answer an update) is not a broken answer.
+    # A success with nothing in it is an empty answer, not a broken one (as a 204 is).
     responses.get(f"{API}/groups", status=200, body="")
     with ZoomClient(connected) as client:
         assert client.request("GET", "groups", category="Medium") == {}
@@ -310,8 +310,9 @@ def test_a_refusal_without_a_json_message_shows_the_status_line_s_reason(connect
 
 
 @responses.activate
-def test_a_refusal_with_neither_message_nor_reason_phrase_adds_no_text(connected):
-    # 460 has no standard reason phrase: the status line is bare and the body empty.
+def test_a_refusal_with_neither_message_nor_reason_phrase_invents_no_text(connected):
+    # 460 has no standard reason phrase: the status line is bare and the body empty, so the
+    # error names the status and the call and nothing else.
     responses.get(f"{API}/groups", status=460, body="")
     with ZoomClient(connected) as client, pytest.raises(ZoomAPIError) as err:
         client.request("GET", "groups", category="Medium")
