@@ -107,8 +107,9 @@ def test_manage_py_runs_the_server_and_prints_credentials():
     process = subprocess.Popen(
         [sys.executable, "manage.py", "zoom_sandbox", "--port", "0", "--quiet",
          "--apps-json", apps], cwd=ROOT, env=env, stdout=subprocess.PIPE, text=True,
-        # Ctrl-C as at a terminal: a child inherits an ignored SIGINT, and something earlier in
-        # the suite's process can leave it ignored; Python then never raises KeyboardInterrupt.
+        # Ctrl-C as at a terminal. A child inherits an ignored SIGINT, and the suite itself may
+        # run with SIGINT ignored: a shell without job control starts its background commands
+        # (`make test &`, nohup) that way (POSIX). Python then never raises KeyboardInterrupt.
         preexec_fn=_sigint_default)
     try:
         lines = [process.stdout.readline() for _ in range(9)]
