@@ -293,30 +293,11 @@ def test_a_success_with_an_empty_body_is_an_empty_answer(connected):
 
 
 @responses.activate
-def test_a_success_that_is_not_json_is_transient_and_says_where(connected):
-    # e.g. a proxy's HTML page with a 200: worth trying again later, never parsed as data.
-    responses.get(f"{API}/groups", status=200, body="<html>maintenance</html>")
-    with ZoomClient(connected) as client, pytest.raises(ZoomTransientError) as err:
-        client.request("GET", "groups", category="Medium")
-    assert (str(err.value), err.value.status) == ("Zoom sent a non-JSON answer on groups", 200)
-
-
-@responses.activate
 def test_a_refusal_without_a_json_message_shows_the_status_line_s_reason(connected):
     responses.get(f"{API}/users/u1", status=404, body="<html>gone</html>")
     with ZoomClient(connected) as client, pytest.raises(ZoomNotFoundError) as err:
         client.user_get("u1")
     assert str(err.value) == "Zoom: not found (Not Found)"
-
-
-@responses.activate
-def test_a_refusal_with_neither_message_nor_reason_phrase_invents_no_text(connected):
-    # 460 has no standard reason phrase: the status line is bare and the body empty, so the
-    # error names the status and the call and nothing else.
-    responses.get(f"{API}/groups", status=460, body="")
-    with ZoomClient(connected) as client, pytest.raises(ZoomAPIError) as err:
-        client.request("GET", "groups", category="Medium")
-    assert (str(err.value), err.value.status) == ("Zoom answered 460 on GET groups: ", 460)
 
 
 # (answer, error class, its text, status, code): what each refusal becomes, whole; staff read
@@ -344,12 +325,19 @@ REFUSALS = [
      ZoomNotFoundError, "Zoom: not found (Meeting does not exist: 86.)", 404, 3001),
     (dict(status=400, json={"code": 300, "message": "Can not access webinar info."}),
      ZoomAPIError, "Zoom answered 400 on GET groups: Can not access webinar info.", 400, 300),
+    # A success that is not JSON (e.g. a proxy's HTML page): worth trying again later, never
+    # parsed as data.
+    (dict(status=200, body="<html>maintenance</html>"), ZoomTransientError,
+     "Zoom sent a non-JSON answer on groups", 200, None),
+    # 460 has no standard reason phrase: with a bare status line and an empty body the error
+    # names the status and the call and invents no text.
+    (dict(status=460, body=""), ZoomAPIError, "Zoom answered 460 on GET groups: ", 460, None),
 ]
 
 
 @pytest.mark.parametrize(("answer", "kind", "text", "status", "code"), REFUSALS,
                          ids=["auth", "5xx", "scopes", "scope-unnamed", "scope-403", "dashboard",
-                              "not-found", "other"])
+                              "not-found", "other", "not-json", "bare-status-line"])
 @responses.activate
 def test_each_refusal_becomes_its_error_with_text_status_and_code(
         connected, settings, answer, kind, text, status, code):
